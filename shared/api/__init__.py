@@ -1,0 +1,1 @@
+"""The CRM-facing HTTP API served by the `api` function."""

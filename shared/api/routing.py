@@ -1,0 +1,169 @@
+"""Routes, request parsing and validation for the `api` function: one table of routes, one dispatcher.
+
+Order of checks, so a refused request learns nothing and writes nothing: route and method, then the
+caller's token (401), then the URL's tenant against the token's (404), then the query and body (4xx),
+and only then the handler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import flask
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map, Rule
+
+from shared.auth.crm_token import CrmPrincipal, CrmTokenVerifier
+from shared.errors import (
+    BadInput,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+logger = logging.getLogger(__name__)
+
+Services = TypeVar("Services")
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler receives: the authenticated caller and the validated parts of the request."""
+
+    principal: CrmPrincipal | None
+    path: Mapping[str, str]
+    query: BaseModel | None
+    body: BaseModel | None
+
+    def body_as(self, model: type[BodyT]) -> BodyT:
+        assert isinstance(self.body, model)
+        return self.body
+
+    def query_as(self, model: type[BodyT]) -> BodyT:
+        assert isinstance(self.query, model)
+        return self.query
+
+
+@dataclass(frozen=True)
+class Reply:
+    body: BaseModel
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Route(Generic[Services]):
+    method: str
+    path: str  # werkzeug syntax: /v1/tenants/<tenant_id>
+    operation_id: str
+    summary: str
+    handler: Callable[[Services, Call], Reply]
+    response_model: type[BaseModel]
+    success_statuses: tuple[int, ...] = (200,)
+    body_model: type[BaseModel] | None = None
+    query_model: type[BaseModel] | None = None
+    authenticated: bool = True
+    # Problem statuses this route can answer besides the ones every route can (documented in OpenAPI).
+    problem_statuses: tuple[int, ...] = field(default_factory=tuple)
+
+
+class Router(Generic[Services]):
+    def __init__(
+        self,
+        routes: list[Route[Services]],
+        *,
+        services: Callable[[], Services],
+        verifier: Callable[[], CrmTokenVerifier],
+        max_request_bytes: Callable[[], int],
+    ) -> None:
+        self.routes = routes
+        self._services = services
+        self._verifier = verifier
+        self._max_request_bytes = max_request_bytes
+        self._by_endpoint = {route.operation_id: route for route in routes}
+        self._map = Map(
+            [Rule(r.path, endpoint=r.operation_id, methods=[r.method]) for r in routes],
+            strict_slashes=False,
+            merge_slashes=False,
+        )
+
+    def dispatch(self, request: flask.Request) -> flask.Response:
+        adapter = self._map.bind("localhost", url_scheme="https")
+        try:
+            endpoint, path_params = adapter.match(request.path, method=request.method)
+        except WerkzeugNotFound:
+            raise NotFound("No such endpoint.", code="no_such_endpoint") from None
+        except WerkzeugMethodNotAllowed as error:
+            allowed = ", ".join(sorted(error.valid_methods or []))
+            raise MethodNotAllowed(f"Allowed methods: {allowed}.") from None
+        route = self._by_endpoint[str(endpoint)]
+        principal = (
+            self._verifier().verify(request.headers.get("Authorization")) if route.authenticated else None
+        )
+        if (
+            principal is not None
+            and "tenant_id" in path_params
+            and path_params["tenant_id"] != principal.tenant_id
+        ):
+            # 404, not 403: a caller must not learn which other tenants exist. Audited for security review.
+            logger.warning(
+                "cross-tenant request refused",
+                extra={
+                    "fields": {
+                        "audit": True,
+                        "route": route.operation_id,
+                        "caller_tenant": principal.tenant_id,
+                    }
+                },
+            )
+            raise NotFound("No such tenant.", code="tenant_not_found")
+        query = _parse_query(route.query_model, request.args)
+        body = self._parse_body(route.body_model, request)
+        reply = route.handler(
+            self._services(), Call(principal=principal, path=path_params, query=query, body=body)
+        )
+        return flask.Response(reply.body.model_dump_json(), status=reply.status, mimetype="application/json")
+
+    def _parse_body(self, model: type[BaseModel] | None, request: flask.Request) -> BaseModel | None:
+        if model is None:
+            return None
+        limit = self._max_request_bytes()
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+        if request.mimetype != "application/json":
+            raise UnsupportedMediaType("The body must be application/json.")
+        raw = request.stream.read(limit + 1)  # bounded even when the length was not declared
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+        try:
+            decoded = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadInput("The body is not valid JSON.", code="malformed_json") from None
+        return _validate(model, decoded, where="body")
+
+
+def _parse_query(model: type[BaseModel] | None, args: Mapping[str, str]) -> BaseModel | None:
+    if model is None:
+        if args:
+            raise BadInput("This endpoint takes no query parameters.", code="validation_failed")
+        return None
+    return _validate(model, dict(args), where="query")
+
+
+def _validate(model: type[BaseModel], data: Any, *, where: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        # Only where and why: pydantic's `input` would echo the caller's values (addresses, tokens).
+        errors = [
+            {"location": [where, *map(str, item["loc"])], "message": item["msg"], "type": item["type"]}
+            for item in error.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise BadInput(f"The {where} is not valid.", code="validation_failed", errors=errors) from None

@@ -1,0 +1,1 @@
+"""Pub/Sub: the only place in shared/ that imports google.cloud.pubsub."""

@@ -1,0 +1,1 @@
+"""Firestore: the only place in shared/ that imports google.cloud.firestore."""

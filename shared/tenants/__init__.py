@@ -1,0 +1,1 @@
+"""Tenants: the CRM's customer accounts, and the plan each is on."""

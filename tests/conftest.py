@@ -1,0 +1,81 @@
+"""Test harness: the emulators (once per session), isolation of environment and logging between tests.
+
+Tests are kept apart by folder: tests/unit (pure Python), tests/integration (real Firestore and Pub/Sub
+emulators, local stand-ins), tests/e2e (functions-framework's HTTP stack). The folder sets the marker.
+The emulators are never skipped: if they cannot start, every test that needs them fails and says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local_stack.crm_backend import CrmBackend
+from local_stack.emulators import Emulators, running_emulators
+from shared.composition import reset_container
+
+TEST_PROJECT = "crm-google-test"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        kind = Path(str(item.fspath)).relative_to(REPO_ROOT / "tests").parts[0]
+        if kind in ("unit", "integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, kind))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment() -> Iterator[None]:
+    """Each test sees the environment, settings and clients it started with, whatever it changed."""
+    saved = dict(os.environ)
+    reset_container()
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    reset_container()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    """functions-framework and our configure_logging change the root logger; put it back."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in ("werkzeug", "shared")}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, saved_level in levels.items():
+        logging.getLogger(name).setLevel(saved_level)
+
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
+    with running_emulators(tmp_path_factory.mktemp("emulator-logs")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def crm_backend() -> CrmBackend:
+    return CrmBackend()
+
+
+@pytest.fixture
+def stack_environment(emulators: Emulators, crm_backend: CrmBackend) -> dict[str, str]:
+    """A clean emulator state and the environment a function instance would get, applied to this process."""
+    emulators.reset(TEST_PROJECT)
+    environment = {
+        **emulators.environment,
+        "ENVIRONMENT": "local",
+        "GOOGLE_CLOUD_PROJECT": TEST_PROJECT,
+        "CRM_JWT_JWKS": crm_backend.jwks_json,
+        "CRM_JWT_ISSUER": crm_backend.issuer,
+        "CRM_JWT_AUDIENCE": crm_backend.audience,
+    }
+    os.environ.update(environment)
+    reset_container()
+    return environment

@@ -1,0 +1,46 @@
+"""Settings: typed, validated, and every one of them documented in the README with its default."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from shared.config import Settings, get_settings
+from tests.conftest import REPO_ROOT
+
+
+def test_settings_are_read_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("MAX_REQUEST_BYTES", "2048")
+    first = get_settings()
+    assert (first.log_level, first.max_request_bytes) == ("DEBUG", 2048)
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+    assert get_settings() is first
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ENVIRONMENT", "staging"),
+        ("MAX_REQUEST_BYTES", "lots"),
+        ("MAX_REQUEST_BYTES", "0"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_values_fail_at_start_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.lower()):
+        Settings()
+
+
+def test_the_readme_documents_every_setting_with_its_default() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    for name, field in Settings.model_fields.items():
+        row = re.search(rf"^\| `{name.upper()}` \| (?P<default>[^|]*) \|", readme, re.MULTILINE)
+        assert row, f"README has no row for {name.upper()}"
+        default = "" if field.default is None else str(field.default)
+        assert row["default"].strip() == (f"`{default}`" if default else "(empty)"), name.upper()
