@@ -1,0 +1,31 @@
+# The prod environment: the shared platform module with prod's variables. Keep this file identical to
+# environments/dev/main.tf except for the environment name; differences belong in terraform.tfvars.
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+module "platform" {
+  source = "../../modules/platform"
+
+  environment = "prod"
+  project_id  = var.project_id
+  region      = var.region
+  labels      = var.labels
+
+  firestore_location               = var.firestore_location
+  firestore_delete_protection      = var.firestore_delete_protection
+  firestore_point_in_time_recovery = var.firestore_point_in_time_recovery
+
+  source_noncurrent_retention_days = var.source_noncurrent_retention_days
+  secret_replica_locations         = var.secret_replica_locations
+
+  crm_backend_service_account = var.crm_backend_service_account
+  crm_jwt_issuer              = var.crm_jwt_issuer
+  crm_jwt_audience            = var.crm_jwt_audience
+  crm_jwt_jwks                = var.crm_jwt_jwks
+
+  function_source_zips = var.function_source_zips
+  api                  = var.api
+}

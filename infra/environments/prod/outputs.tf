@@ -1,0 +1,29 @@
+output "function_urls" {
+  description = "HTTPS URL per function; give the api URL to the CRM backend (it is also the ID token audience)."
+  value       = module.platform.function_urls
+}
+
+output "topic_ids" {
+  description = "Full Pub/Sub topic id per topic name."
+  value       = module.platform.topic_ids
+}
+
+output "service_account_emails" {
+  description = "Runtime service account per function, plus the function builder."
+  value       = module.platform.service_account_emails
+}
+
+output "secret_ids" {
+  description = "Secret containers to fill with gcloud secrets versions add."
+  value       = module.platform.secret_ids
+}
+
+output "source_bucket" {
+  description = "Bucket of the function source zips."
+  value       = module.platform.source_bucket
+}
+
+output "function_source_objects" {
+  description = "Source object each function runs from; note it before a deploy to know what to roll back to."
+  value       = module.platform.function_source_objects
+}

@@ -1,0 +1,87 @@
+# Types and descriptions only; validation and defaults for optional settings live in modules/platform,
+# so both environments check their inputs the same way.
+
+variable "project_id" {
+  description = "Google Cloud project of this environment. Cloud Build passes its own $PROJECT_ID."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions and the source bucket. Cloud Build passes $_REGION."
+  type        = string
+}
+
+variable "firestore_location" {
+  description = "Location of the (default) Firestore database (\"eur3\", \"nam5\" or a region). Permanent."
+  type        = string
+}
+
+variable "firestore_delete_protection" {
+  description = "Refuse deletion of the Firestore database."
+  type        = bool
+  default     = true
+}
+
+variable "firestore_point_in_time_recovery" {
+  description = "Keep 7 days of Firestore versions for recovery."
+  type        = bool
+  default     = true
+}
+
+variable "source_noncurrent_retention_days" {
+  description = "Days a replaced function zip stays restorable (the rollback window)."
+  type        = number
+  default     = 30
+}
+
+variable "secret_replica_locations" {
+  description = "Regions that may store secret payloads; empty for automatic replication."
+  type        = list(string)
+  default     = []
+}
+
+variable "crm_backend_service_account" {
+  description = "Email of the CRM backend's service account, the only invoker of the api function."
+  type        = string
+}
+
+variable "crm_jwt_issuer" {
+  description = "Required iss claim of the CRM backend's tokens."
+  type        = string
+  default     = "crm-backend"
+}
+
+variable "crm_jwt_audience" {
+  description = "Required aud claim of the CRM backend's tokens."
+  type        = string
+  default     = "crm-google-integration"
+}
+
+variable "crm_jwt_jwks" {
+  description = "JSON Web Key Set with the CRM backend's public signing keys."
+  type        = string
+}
+
+variable "function_source_zips" {
+  description = "Zip path per function, from `scripts/package_functions.py --tfvars-out` (pass it with -var-file)."
+  type        = map(string)
+}
+
+variable "api" {
+  description = "Scaling and sizing of the api function; unset fields take the defaults of modules/platform."
+  type = object({
+    min_instances   = optional(number)
+    max_instances   = optional(number)
+    memory          = optional(string)
+    cpu             = optional(string)
+    concurrency     = optional(number)
+    timeout_seconds = optional(number)
+  })
+  default = {}
+}
+
+variable "labels" {
+  description = "Extra labels on every labelled resource."
+  type        = map(string)
+  default     = {}
+}

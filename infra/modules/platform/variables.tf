@@ -1,0 +1,144 @@
+variable "project_id" {
+  description = "Google Cloud project that holds this environment."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "The project_id must be a Google Cloud project id (6 to 30 lower-case letters, digits and hyphens)."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions and the source bucket, e.g. \"europe-west1\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "The region must be a Google Cloud region such as europe-west1 or us-central1."
+  }
+}
+
+variable "environment" {
+  description = "Which environment this is; the functions read it as ENVIRONMENT."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "The environment must be dev or prod."
+  }
+}
+
+variable "firestore_location" {
+  description = "Location of the (default) Firestore database, e.g. \"eur3\" or \"europe-west1\". It can never change after creation."
+  type        = string
+
+  validation {
+    condition     = length(var.firestore_location) > 0
+    error_message = "The firestore_location must be set: it is permanent, so choose it on purpose."
+  }
+}
+
+variable "firestore_delete_protection" {
+  description = "Refuse deletion of the Firestore database, even by its owners."
+  type        = bool
+  default     = true
+}
+
+variable "firestore_point_in_time_recovery" {
+  description = "Keep 7 days of Firestore versions so a bad write or purge can be read back (costs storage)."
+  type        = bool
+  default     = true
+}
+
+variable "source_noncurrent_retention_days" {
+  description = "Days a replaced function zip is kept as a noncurrent object version: the rollback window."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.source_noncurrent_retention_days >= 1
+    error_message = "The source_noncurrent_retention_days must be at least 1."
+  }
+}
+
+variable "secret_replica_locations" {
+  description = "Regions that may store secret payloads. Empty: Google chooses (automatic replication)."
+  type        = list(string)
+  default     = []
+}
+
+variable "crm_backend_service_account" {
+  description = "Email of the service account the CRM backend calls the api function as; the only invoker of api."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{4,62}@([a-z][a-z0-9-]{4,28}[a-z0-9]\\.iam|developer|appspot)\\.gserviceaccount\\.com$", var.crm_backend_service_account))
+    error_message = "The crm_backend_service_account must be a service account email such as crm-backend@my-project.iam.gserviceaccount.com (no \"serviceAccount:\" prefix)."
+  }
+}
+
+variable "crm_jwt_issuer" {
+  description = "Required iss claim of the CRM backend's tokens (CRM_JWT_ISSUER)."
+  type        = string
+  default     = "crm-backend"
+}
+
+variable "crm_jwt_audience" {
+  description = "Required aud claim of the CRM backend's tokens (CRM_JWT_AUDIENCE)."
+  type        = string
+  default     = "crm-google-integration"
+}
+
+variable "crm_jwt_jwks" {
+  description = "JSON Web Key Set with the CRM backend's PUBLIC signing keys (CRM_JWT_JWKS). Public, so a plain variable."
+  type        = string
+
+  validation {
+    condition     = try(length(jsondecode(var.crm_jwt_jwks).keys) > 0, false)
+    error_message = "The crm_jwt_jwks must be a JSON object with a non-empty \"keys\" list."
+  }
+
+  validation {
+    # A private key here would end up in Terraform state and in the function's environment.
+    condition = try(alltrue([
+      for key in jsondecode(var.crm_jwt_jwks).keys :
+      length(setintersection(keys(key), ["d", "p", "q", "dp", "dq", "qi", "k"])) == 0
+    ]), false)
+    error_message = "The crm_jwt_jwks holds private key material (d, p, q, dp, dq, qi or k): publish only public keys."
+  }
+}
+
+variable "function_source_zips" {
+  description = "Zip path per function directory name, as written by `scripts/package_functions.py --tfvars-out`."
+  type        = map(string)
+
+  validation {
+    condition     = contains(keys(var.function_source_zips), "api")
+    error_message = "The function_source_zips map has no \"api\" entry: run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
+  }
+
+  validation {
+    condition     = alltrue([for path in values(var.function_source_zips) : fileexists(path)])
+    error_message = "A zip named in function_source_zips does not exist: package the functions again (scripts/package_functions.py)."
+  }
+}
+
+variable "api" {
+  description = "Scaling and sizing of the api function."
+  type = object({
+    min_instances   = optional(number, 0)
+    max_instances   = optional(number, 10)
+    memory          = optional(string, "512Mi")
+    cpu             = optional(string)
+    concurrency     = optional(number, 1)
+    timeout_seconds = optional(number, 60)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "labels" {
+  description = "Extra labels on every resource that takes labels (app and environment are always set)."
+  type        = map(string)
+  default     = {}
+}
