@@ -28,6 +28,18 @@ def verifier_for(*backends: CrmBackend, max_lifetime: int = 3600) -> CrmTokenVer
     )
 
 
+def valid_claims(crm: CrmBackend) -> dict:
+    now = int(time.time())
+    return {
+        "iss": crm.issuer,
+        "aud": crm.audience,
+        "iat": now,
+        "exp": now + 60,
+        "tenant_id": "a",
+        "user_id": "u",
+    }
+
+
 def refused_code(verifier: CrmTokenVerifier, authorization: str | None) -> str:
     with pytest.raises(Unauthenticated) as refused:
         verifier.verify(authorization)
@@ -48,14 +60,7 @@ def test_keys_rotate_by_kid() -> None:
 
 def test_a_token_without_kid_is_accepted_only_when_one_key_is_configured() -> None:
     crm = CrmBackend()
-    claims = {
-        "iss": crm.issuer,
-        "aud": crm.audience,
-        "iat": int(time.time()),
-        "exp": int(time.time()) + 60,
-        "tenant_id": "a",
-        "user_id": "u",
-    }
+    claims = valid_claims(crm)
     token = jwt.encode(claims, crm.private_key, algorithm="ES256")
     assert verifier_for(crm).verify(f"Bearer {token}").tenant_id == "a"
     assert refused_code(verifier_for(crm, CrmBackend()), f"Bearer {token}") == "invalid_token"
@@ -64,14 +69,7 @@ def test_a_token_without_kid_is_accepted_only_when_one_key_is_configured() -> No
 def test_an_hmac_token_signed_with_the_public_key_is_refused() -> None:
     crm = CrmBackend()
     public_jwk = json.loads(crm.jwks_json)["keys"][0]
-    claims = {
-        "iss": crm.issuer,
-        "aud": crm.audience,
-        "iat": int(time.time()),
-        "exp": int(time.time()) + 60,
-        "tenant_id": "a",
-        "user_id": "u",
-    }
+    claims = valid_claims(crm)
 
     # The classic confusion attack: HS256 keyed with the public key. Built by hand; PyJWT refuses to.
     def segment(data: dict) -> str:
@@ -86,14 +84,7 @@ def test_an_hmac_token_signed_with_the_public_key_is_refused() -> None:
 def test_a_token_signed_by_an_unknown_key_is_refused() -> None:
     crm = CrmBackend()
     stranger_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    claims = {
-        "iss": crm.issuer,
-        "aud": crm.audience,
-        "iat": int(time.time()),
-        "exp": int(time.time()) + 60,
-        "tenant_id": "a",
-        "user_id": "u",
-    }
+    claims = valid_claims(crm)
     token = jwt.encode(claims, stranger_key, algorithm="RS256", headers={"kid": crm.key_id})
     assert refused_code(verifier_for(crm), f"Bearer {token}") == "invalid_token"
 
