@@ -17,6 +17,8 @@ from pathlib import Path
 from local_stack.crm_backend import CrmBackend
 from local_stack.emulators import Emulators, running_emulators
 from local_stack.functions import REPO_ROOT, RunningFunction, start_function
+from local_stack.google_standin.push import PushSettings
+from local_stack.google_standin.standin import GoogleStandIn, StandInSettings
 from local_stack.secret_manager import LocalSecretManager
 
 PROJECT = "crm-google-local"
@@ -27,6 +29,7 @@ HTTP_FUNCTIONS = ("api",)
 class Stack:
     emulators: Emulators
     secret_manager: LocalSecretManager
+    google: GoogleStandIn
     crm_backend: CrmBackend
     environment: dict[str, str]
     functions: dict[str, RunningFunction] = field(default_factory=dict)
@@ -39,6 +42,10 @@ def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS)
     with ExitStack() as stack:
         emulators = stack.enter_context(running_emulators(log_dir))
         secret_manager = stack.enter_context(LocalSecretManager())
+        # Gmail push goes to the Pub/Sub emulator, as Google publishes to the project's topic.
+        google = stack.enter_context(
+            GoogleStandIn(StandInSettings(push=PushSettings(pubsub_emulator_host=emulators.pubsub.address)))
+        )
         environment = {
             **emulators.environment,
             "ENVIRONMENT": "local",
@@ -48,7 +55,7 @@ def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS)
             "CRM_JWT_ISSUER": crm_backend.issuer,
             "CRM_JWT_AUDIENCE": crm_backend.audience,
         }
-        running = Stack(emulators, secret_manager, crm_backend, environment)
+        running = Stack(emulators, secret_manager, google, crm_backend, environment)
         for target in functions:
             function = start_function(target, environment=environment, log_dir=log_dir)
             stack.callback(function.stop)
@@ -66,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     with running_stack(args.log_dir) as stack:
         lines = [f"{name}={value}" for name, value in stack.environment.items() if name != "CRM_JWT_JWKS"]
         lines += [f"function {name}: {function.url}" for name, function in stack.functions.items()]
+        lines += [f"Google stand-in: {stack.google.base_url} (admin API under /standin/)"]
         # The token goes to a file, not the terminal: tokens never reach a log, even a local one.
         token_file = args.log_dir / "crm-token-acme"
         token_file.write_text(stack.crm_backend.token("acme", lifetime_seconds=3600))

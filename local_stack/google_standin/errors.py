@@ -1,0 +1,151 @@
+"""Google's error shapes, exactly: the JSON bodies of Google APIs and of the OAuth token endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Google's canonical status names for the HTTP codes the stand-in answers with.
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    412: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNKNOWN",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+class GoogleApiError(Exception):
+    """An error answer of a Google API (Gmail, Calendar, Drive), in the v1 error format:
+
+    {"error": {"code": 403, "message": "...", "errors": [{"message", "domain", "reason"}], "status": "..."}}
+    """
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        *,
+        domain: str = "global",
+        extra: dict[str, str] | None = None,
+        retry_after_seconds: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.domain = domain
+        self.extra = extra or {}
+        self.retry_after_seconds = retry_after_seconds
+
+    def body(self) -> dict[str, Any]:
+        detail = {"message": self.message, "domain": self.domain, "reason": self.reason, **self.extra}
+        return {
+            "error": {
+                "code": self.status,
+                "message": self.message,
+                "errors": [detail],
+                "status": _STATUS_NAMES.get(self.status, "UNKNOWN"),
+            }
+        }
+
+
+# The errors Google sends that this product must handle, word for word where Google's wording is known.
+def invalid_credentials() -> GoogleApiError:
+    return GoogleApiError(
+        401,
+        "authError",
+        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+        "other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+        extra={"location": "Authorization", "locationType": "header"},
+    )
+
+
+def insufficient_scopes() -> GoogleApiError:
+    return GoogleApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
+
+
+def not_found() -> GoogleApiError:
+    return GoogleApiError(404, "notFound", "Requested entity was not found.")
+
+
+def bad_request(message: str = "Invalid value") -> GoogleApiError:
+    return GoogleApiError(400, "invalidArgument", message)
+
+
+def failed_precondition(message: str = "Precondition check failed.") -> GoogleApiError:
+    return GoogleApiError(400, "failedPrecondition", message)
+
+
+def user_rate_limit_exceeded(retry_after_seconds: int) -> GoogleApiError:
+    return GoogleApiError(
+        403,
+        "userRateLimitExceeded",
+        "User-rate limit exceeded.  Retry after the window resets.",
+        domain="usageLimits",
+        retry_after_seconds=retry_after_seconds,
+    )
+
+
+def project_rate_limit_exceeded(retry_after_seconds: int) -> GoogleApiError:
+    return GoogleApiError(
+        403,
+        "rateLimitExceeded",
+        "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service "
+        "'gmail.googleapis.com'.",
+        domain="usageLimits",
+        retry_after_seconds=retry_after_seconds,
+    )
+
+
+def too_many_concurrent_requests() -> GoogleApiError:
+    return GoogleApiError(
+        429, "rateLimitExceeded", "Too many concurrent requests for user.", domain="usageLimits"
+    )
+
+
+def too_many_requests() -> GoogleApiError:
+    return GoogleApiError(429, "rateLimitExceeded", "Resource has been exhausted (e.g. check quota).")
+
+
+def backend_error(status: int = 500) -> GoogleApiError:
+    messages = {
+        500: "Internal error encountered.",
+        502: "Bad Gateway",
+        503: "The service is currently unavailable.",
+        504: "Deadline exceeded.",
+    }
+    return GoogleApiError(status, "backendError", messages.get(status, "Backend Error"))
+
+
+def error_for_status(status: int) -> GoogleApiError:
+    """The error Google typically answers with ``status``; fault scripts use it."""
+    by_status = {
+        400: bad_request,
+        401: invalid_credentials,
+        403: lambda: user_rate_limit_exceeded(1),
+        404: not_found,
+        429: too_many_requests,
+    }
+    if status in by_status:
+        return by_status[status]()
+    return backend_error(status)
+
+
+class OAuthError(Exception):
+    """An error of the OAuth token or revocation endpoint: {"error": "invalid_grant", "error_description"}."""
+
+    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
