@@ -340,7 +340,13 @@ class StandInServer:
             host, port, self.wsgi_app, threaded=True, request_handler=_QuietRequestHandler
         )
         self._server.daemon_threads = True  # type: ignore[attr-defined]  # stop() must not wait on idle keep-alives
-        self._thread = threading.Thread(target=self._server.serve_forever, name="google-standin", daemon=True)
+        # A short poll interval: shutdown() waits for one, and tests start and stop a stand-in each.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="google-standin",
+            daemon=True,
+        )
         self._thread.start()
         return f"http://{host}:{self._server.server_port}"
 

@@ -37,6 +37,9 @@ class StandInSettings:
     push: PushSettings = field(default_factory=PushSettings)
     history_retention: int | None = None  # history records kept per mailbox; None: all until forgotten
     access_token_lifetime: int = 3600
+    refresh_token_lifetime: int | None = (
+        None  # None: until revoked; 604800 mimics a consent screen in Testing
+    )
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ class GoogleStandIn:
         self.settings = settings or StandInSettings()
         self.clock = StandInClock()
         self.oauth = OAuthServer(
-            clock=self.clock.now, access_token_lifetime=self.settings.access_token_lifetime
+            clock=self.clock.now,
+            access_token_lifetime=self.settings.access_token_lifetime,
+            refresh_token_lifetime=self.settings.refresh_token_lifetime,
         )
         self.oauth.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, [DEFAULT_REDIRECT_URI])
         self.server = StandInServer(

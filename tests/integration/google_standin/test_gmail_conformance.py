@@ -252,3 +252,35 @@ def test_a_token_without_the_methods_scope_is_403(gmail_for: Any) -> None:
         send_only.users().messages().list(userId="me").execute()
     assert refused.value.status_code == 403
     assert reason(refused.value) == "insufficientPermissions"
+
+
+def test_a_reply_sent_without_thread_id_joins_its_thread_by_references(
+    standin: GoogleStandIn, gmail: Any, factory: MessageFactory
+) -> None:
+    original = factory.plain(sender=BOB, to=[ALICE], subject="Contract")
+    received = standin.mailbox(ALICE).insert(original.raw)
+    reply = factory.plain(sender=ALICE, to=[BOB], subject="Re: Contract", in_reply_to=original)
+    sent = (
+        gmail.users()
+        .messages()
+        .send(userId="me", body={"raw": base64.urlsafe_b64encode(reply.raw).decode()})
+        .execute()
+    )
+    assert sent["threadId"] == received["threadId"]
+    unrelated = factory.plain(sender=ALICE, to=[BOB], subject="Lunch")
+    other = (
+        gmail.users()
+        .messages()
+        .send(userId="me", body={"raw": base64.urlsafe_b64encode(unrelated.raw).decode()})
+        .execute()
+    )
+    assert other["threadId"] != received["threadId"]
+
+
+def test_max_results_is_capped_at_500(standin: GoogleStandIn, gmail: Any, factory: MessageFactory) -> None:
+    mailbox = standin.mailbox(ALICE)
+    for _ in range(501):
+        mailbox.insert(factory.plain(to=[ALICE]).raw)
+    page = gmail.users().messages().list(userId="me", maxResults=1000).execute()
+    assert len(page["messages"]) == 500
+    assert page["nextPageToken"]
