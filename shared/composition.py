@@ -12,17 +12,27 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.config import Settings, get_settings
+from shared.errors import IntegrationError
 
 if TYPE_CHECKING:
+    import flask
     from google.cloud.firestore import Client
+    from google.oauth2.credentials import Credentials
 
     from shared.api.routing import Router
     from shared.auth.crm_token import CrmTokenVerifier
+    from shared.auth.google_oidc import GoogleOidcVerifier
+    from shared.connections.connect import ConnectFlow
+    from shared.connections.lifecycle import ConnectionLifecycle
     from shared.connections.service import ConnectionService
+    from shared.connections.watches import RenewalReport
+    from shared.google_apis.gmail import GmailClient
+    from shared.google_apis.oauth import GoogleOAuthClient, TokenGrant
     from shared.messaging.pubsub import Publisher
     from shared.secrets import SecretStore
     from shared.storage.firestore import TenantScope
     from shared.tenants.service import TenantService
+    from shared.vault import TokenVault
 
 T = TypeVar("T")
 
@@ -91,6 +101,117 @@ class Container:
         return self._once("connections", lambda: ConnectionService(self.tenant_scope))
 
     @property
+    def google_oauth(self) -> GoogleOAuthClient:
+        from shared.google_apis.oauth import GoogleOAuthClient
+
+        settings = self.settings
+        return self._once(
+            "google_oauth",
+            lambda: GoogleOAuthClient(
+                client_id=settings.google_oauth_client_id,
+                client_secret=lambda: self.secrets.get_text(settings.google_oauth_client_secret_name).strip(),
+                auth_uri=settings.google_oauth_auth_uri,
+                token_uri=settings.google_oauth_token_uri,
+                revoke_uri=settings.google_oauth_revoke_uri,
+                certs_url=settings.google_oauth_certs_url,
+            ),
+        )
+
+    @property
+    def vault(self) -> TokenVault:
+        from shared.vault import TokenVault
+
+        secret_name = self.settings.token_key_secret_name
+        return self._once("vault", lambda: TokenVault(self.secrets, key_secret_id=secret_name))
+
+    def gmail(self, credentials: Credentials) -> GmailClient:
+        from shared.google_apis.gmail import GmailClient
+
+        return GmailClient(credentials, root_url=self.settings.google_api_root_url)
+
+    def _gmail_for_grant(self, grant: TokenGrant, connection_id: str) -> GmailClient:
+        credentials = self.google_oauth.credentials(
+            str(grant.refresh_token), grant.granted_scopes, access_token=grant.access_token
+        )
+        return self.gmail(credentials)
+
+    @property
+    def connect_flow(self) -> ConnectFlow:
+        from shared.connections.connect import ConnectFlow
+        from shared.tenants.service import utc_now
+
+        return self._once(
+            "connect_flow",
+            lambda: ConnectFlow(
+                settings=self.settings,
+                scope_for=self.tenant_scope,
+                tenants=self.tenants,
+                oauth=self.google_oauth,
+                vault=lambda: self.vault,
+                publisher=lambda: self.publisher,
+                gmail_for=self._gmail_for_grant,
+                clock=utc_now,
+            ),
+        )
+
+    @property
+    def lifecycle(self) -> ConnectionLifecycle:
+        from shared.connections.lifecycle import ConnectionLifecycle
+        from shared.tenants.service import utc_now
+
+        return self._once(
+            "lifecycle",
+            lambda: ConnectionLifecycle(
+                scope_for=self.tenant_scope,
+                oauth=self.google_oauth,
+                vault=lambda: self.vault,
+                gmail_for=self.gmail,
+                clock=utc_now,
+            ),
+        )
+
+    @property
+    def scheduler_tokens(self) -> GoogleOidcVerifier:
+        from shared.auth.google_oidc import GoogleOidcVerifier
+
+        settings = self.settings
+        return self._once(
+            "scheduler_tokens",
+            lambda: GoogleOidcVerifier(
+                audiences=_split(settings.scheduler_audiences),
+                allowed_emails=_split(settings.scheduler_service_accounts),
+                certs_url=settings.google_oauth_certs_url,
+            ),
+        )
+
+    def authenticate_scheduler(self, request: flask.Request) -> None:
+        """Cloud Scheduler's OIDC token, unless Cloud Run IAM checks it (a setting; on by default)."""
+        if self.settings.scheduler_auth == "platform":
+            return
+        if not (
+            _split(self.settings.scheduler_audiences) and _split(self.settings.scheduler_service_accounts)
+        ):
+            raise IntegrationError(
+                "Scheduler authentication is not configured (SCHEDULER_AUDIENCES and _SERVICE_ACCOUNTS).",
+                code="scheduler_auth_not_configured",
+            )
+        self.scheduler_tokens.verify(request.headers.get("Authorization"))
+
+    def renew_gmail_watches(self) -> RenewalReport:
+        from shared.connections.watches import renew_gmail_watches
+        from shared.tenants.service import utc_now
+
+        return renew_gmail_watches(
+            firestore=self.firestore,
+            scope_for=self.tenant_scope,
+            tenants=self.tenants,
+            lifecycle=self.lifecycle,
+            gmail_for=self.gmail,
+            topic=self.settings.gmail_push_topic,
+            clock=utc_now,
+        )
+
+    @property
     def api_router(self) -> Router[Container]:
         from shared.api.endpoints import ROUTES
         from shared.api.routing import Router
@@ -114,6 +235,10 @@ class Container:
                 project=self.settings.google_cloud_project, level=self.settings.log_level
             ),
         )
+
+
+def _split(values: str) -> list[str]:
+    return [value.strip() for value in values.split(",") if value.strip()]
 
 
 @lru_cache(maxsize=1)

@@ -59,6 +59,58 @@ class Settings(BaseSettings):
     pubsub_publish_timeout_seconds: float = Field(
         10.0, gt=0, description="How long a publish may wait for Pub/Sub's acknowledgement."
     )
+    google_oauth_client_id: str = Field("", description="OAuth client id of this integration at Google.")
+    google_oauth_client_secret_name: str = Field(
+        "oauth-client-secret", description="Secret Manager secret holding the OAuth client secret."
+    )
+    token_key_secret_name: str = Field(
+        "token-encryption-key",
+        description="Secret Manager secret holding the AES-256 key of the token vault.",
+    )
+    google_oauth_auth_uri: str = Field(
+        "https://accounts.google.com/o/oauth2/v2/auth", description="Google's authorization endpoint."
+    )
+    google_oauth_token_uri: str = Field(
+        "https://oauth2.googleapis.com/token", description="Google's token endpoint."
+    )
+    google_oauth_revoke_uri: str = Field(
+        "https://oauth2.googleapis.com/revoke", description="Google's token revocation endpoint."
+    )
+    google_oauth_certs_url: str = Field(
+        "https://www.googleapis.com/oauth2/v1/certs", description="Google's ID-token signing certificates."
+    )
+    google_api_root_url: str = Field(
+        "",
+        description="Replaces Google's root URL in discovery documents (the local stand-in); empty: Google.",
+    )
+    oauth_callback_url: str = Field(
+        "",
+        description="Public URL of the oauth_callback function; Google redirects to `<this>/callback`, "
+        "which must be registered as the client's redirect URI.",
+    )
+    crm_return_origins: str = Field(
+        "",
+        description="Comma-separated origins (https://crm.example.com) a CRM return URL may point at.",
+    )
+    oauth_state_ttl_seconds: int = Field(600, gt=0, description="How long a connect attempt may take.")
+    mail_read_state_write_back: bool = Field(
+        False, description="Ask for gmail.modify so read state and labels can be written back to Gmail."
+    )
+    gmail_push_topic: str = Field(
+        "",
+        description="Full name of the topic Gmail publishes to (projects/P/topics/T); empty: no Gmail watch.",
+    )
+    scheduler_audiences: str = Field(
+        "",
+        description="Comma-separated audiences accepted on Cloud Scheduler's tokens (the function URLs).",
+    )
+    scheduler_service_accounts: str = Field(
+        "", description="Comma-separated service accounts allowed to call the scheduled functions."
+    )
+    scheduler_auth: Literal["oidc", "platform"] = Field(
+        "oidc",
+        description="`oidc`: verify Cloud Scheduler's token in code; `platform`: leave it to Cloud Run IAM.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SecretStore",
+    "SecretVersion",
     "build_secret_manager_client",
     "crc32c",
     "secret_store_from_settings",
@@ -119,8 +120,20 @@ def _translate(exc: Exception, resource: str) -> IntegrationError:
 
 
 @dataclass(frozen=True)
+class SecretVersion:
+    """One version's value and its number, resolved: ``"3"``, never ``"latest"``."""
+
+    version: str
+    data: bytes
+
+    def __repr__(self) -> str:
+        # The value stays out of every repr, traceback and log line.
+        return f"SecretVersion(version={self.version!r}, data=<{len(self.data)} bytes>)"
+
+
+@dataclass(frozen=True)
 class _CachedValue:
-    value: bytes
+    value: SecretVersion
     expires_at: float
 
 
@@ -160,6 +173,14 @@ class SecretStore:
     def get(self, secret_id: str, version: str = "latest") -> bytes:
         """The value of ``secret_id`` at ``version`` (a number or ``"latest"``, the newest enabled one).
 
+        With ``cache_seconds`` 0 every call reads from Secret Manager.
+        """
+        return self.access(secret_id, version).data
+
+    def access(self, secret_id: str, version: str = "latest") -> SecretVersion:
+        """The value of ``secret_id`` at ``version`` with the version number it resolved to.
+
+        Cached like ``get``: a cached ``"latest"`` keeps the number it resolved to when it was read.
         With ``cache_seconds`` 0 every call reads from Secret Manager.
         """
         name = self._version_name(secret_id, version)
@@ -238,13 +259,13 @@ class SecretStore:
             # The generated transport leaves close() unannotated.
             client.transport.close()  # type: ignore[no-untyped-call]
 
-    def _fresh(self, key: tuple[str, str]) -> bytes | None:
+    def _fresh(self, key: tuple[str, str]) -> SecretVersion | None:
         cached = self._cache.get(key)
         if cached is not None and self._clock() < cached.expires_at:
             return cached.value
         return None
 
-    def _access(self, name: str) -> bytes:
+    def _access(self, name: str) -> SecretVersion:
         response = self._call("access_secret_version", {"name": name}, name, retry=True)
         payload = response.payload
         if "data_crc32c" in payload and payload.data_crc32c != crc32c(payload.data):
@@ -253,8 +274,10 @@ class SecretStore:
                 code="secret_checksum_mismatch",
             )
         _log.debug("read %s from Secret Manager", response.name)
-        value: bytes = payload.data
-        return value
+        # The answer names the version it resolved to: ".../versions/3" when "latest" was asked.
+        resolved: str = response.name.rsplit("/", 1)[-1]
+        data: bytes = payload.data
+        return SecretVersion(version=resolved, data=data)
 
     def _call(self, method: str, request: dict[str, Any], resource: str, *, retry: bool) -> Any:
         from google.api_core import exceptions as api

@@ -124,6 +124,19 @@ class Router(Generic[Services]):
                 },
             )
             raise NotFound("No such tenant.", code="tenant_not_found")
+        if principal is not None and "user_id" in path_params and path_params["user_id"] != principal.user_id:
+            # A CRM user acts on their own Google connection only; the CRM backend's token says who.
+            logger.warning(
+                "cross-user request refused",
+                extra={
+                    "fields": {
+                        "audit": True,
+                        "route": route.operation_id,
+                        "caller_tenant": principal.tenant_id,
+                    }
+                },
+            )
+            raise NotFound("No such user connection.", code="connection_not_found")
         query = _parse_query(route.query_model, request.args)
         body = self._parse_body(route.body_model, request)
         reply = route.handler(

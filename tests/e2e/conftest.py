@@ -1,19 +1,12 @@
-"""End-to-end tests drive the `api` function through functions-framework's own Flask app."""
+"""End-to-end tests drive the functions through functions-framework's own Flask app."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import functions_framework
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import REPO_ROOT
-
-
-def function_client(target: str) -> FlaskClient:
-    source = Path(REPO_ROOT) / "functions" / target / "main.py"
-    return functions_framework.create_app(target, str(source), "http").test_client()
+from tests.e2e.connect_support import connect_world  # noqa: F401 - the fixture of the connect tests
+from tests.e2e.functions import function_client
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from local_stack.crm_backend import CrmBackend
 from shared.api.endpoints import ROUTES
-from tests.e2e.conftest import function_client
+from tests.e2e.functions import function_client
 from tests.firestore_reads import all_document_paths
 
 json_values = st.recursive(

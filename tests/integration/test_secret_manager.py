@@ -94,6 +94,40 @@ def test_added_versions_are_read_by_number_and_as_latest(store: SecretStore) -> 
     assert store.get_text("oauth-client", "1") == "first"
 
 
+def test_access_resolves_latest_to_its_version_number_and_caches_it(
+    store: SecretStore, secret_manager: LocalSecretManager, admin: SecretManagerServiceClient
+) -> None:
+    store.ensure_secret("data-key")
+    store.add_version("data-key", b"first")
+    store.add_version("data-key", b"second")
+    reads_before = secret_manager.calls("AccessSecretVersion")
+
+    latest = store.access("data-key")
+    admin.add_secret_version(parent=secret_name(store, "data-key"), payload=SecretPayload(data=b"third"))
+    cached = store.access("data-key", "latest")
+    first = store.access("data-key", "1")
+
+    assert (latest.version, latest.data) == ("2", b"second")
+    assert cached == latest  # the cached "latest" keeps the number it resolved to
+    assert (first.version, first.data) == ("1", b"first")
+    assert store.get("data-key") == b"second"  # get reads through the same cache
+    assert secret_manager.calls("AccessSecretVersion") - reads_before == 2
+    assert "second" not in repr(latest)
+
+
+def test_access_sees_the_new_latest_number_after_the_ttl(
+    store: SecretStore, admin: SecretManagerServiceClient, clock: FakeClock
+) -> None:
+    store.ensure_secret("data-key")
+    store.add_version("data-key", b"first")
+    assert store.access("data-key").version == "1"
+
+    admin.add_secret_version(parent=secret_name(store, "data-key"), payload=SecretPayload(data=b"second"))
+    clock.advance(CACHE_SECONDS + 1)
+
+    assert store.access("data-key").version == "2"
+
+
 def test_ensure_secret_is_idempotent(store: SecretStore, secret_manager: LocalSecretManager) -> None:
     creates_before = secret_manager.calls("CreateSecret")
 

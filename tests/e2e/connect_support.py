@@ -1,0 +1,202 @@
+"""Playing every party of a Google connect: the CRM backend (api calls), the user's browser (cookies,
+redirects), and Google (the stand-in's consent step), around the real functions and emulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from google.cloud import pubsub_v1
+
+from local_stack.crm_backend import CrmBackend
+from local_stack.google_standin.standin import GoogleStandIn
+from local_stack.secret_manager import LocalSecretManager
+from shared.composition import reset_container
+from shared.secrets import SecretStore, build_secret_manager_client
+from tests.conftest import TEST_PROJECT
+from tests.e2e.functions import function_client
+
+CALLBACK_URL = "http://oauth.test"
+RETURN_URL = "https://crm.test/settings/google"
+CLIENT_ID = "crm-integration.apps.googleusercontent.com"
+CLIENT_SECRET = "e2e-client-secret"
+ALICE = "alice@example.com"
+ALICE_OTHER = "alice.private@example.org"
+GMAIL_TOPIC = f"projects/{TEST_PROJECT}/topics/gmail-notifications"
+SYNC_SUBSCRIPTION = f"projects/{TEST_PROJECT}/subscriptions/sync-probe"
+SCHEDULER_ACCOUNT = "scheduler@crm-google-test.iam.gserviceaccount.com"
+SCHEDULER_AUDIENCE = "http://renew-watches.test"
+GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
+
+
+@dataclass
+class Browser:
+    """One user's browser: its own cookie jar, following our redirects but stopping at the CRM."""
+
+    client: FlaskClient
+    pages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Callback:
+    status: int
+    location: str | None
+    body: str
+
+    @property
+    def outcome(self) -> str | None:
+        if self.location is None:
+            return None
+        return urllib.parse.parse_qs(urllib.parse.urlparse(self.location).query).get(
+            "google_connection", [None]
+        )[0]
+
+
+class ConnectDriver:
+    def __init__(self, standin: GoogleStandIn, crm: CrmBackend, tenant: str) -> None:
+        self.standin = standin
+        self.crm = crm
+        self.tenant = tenant
+        self.api = function_client("api")
+
+    def browser(self) -> Browser:
+        return Browser(function_client("oauth_callback"))
+
+    def authorize(self, user: str, features: list[str] | None = None, return_url: str = RETURN_URL) -> Any:
+        return self.api.post(
+            f"/v1/tenants/{self.tenant}/users/{user}/google-connection:authorize",
+            json={"features": features or ["mail", "calendar", "contacts"], "return_url": return_url},
+            headers=self.crm.authorization(self.tenant, user),
+        )
+
+    def start(self, browser: Browser, authorization_url: str) -> Any:
+        parsed = urllib.parse.urlparse(authorization_url)
+        assert f"{parsed.scheme}://{parsed.netloc}" == CALLBACK_URL
+        return browser.client.get(f"{parsed.path}?{parsed.query}")
+
+    def consent(
+        self,
+        google_url: str,
+        *,
+        decision: str = "allow",
+        account: str = ALICE,
+        grant: list[str] | None = None,
+    ) -> str:
+        """Google's consent step, answered at once by the stand-in's test path; returns the callback URL."""
+        extra = {"standin_decision": decision, "standin_account": account}
+        if grant is not None:
+            extra["standin_grant"] = " ".join(grant)
+        request = urllib.request.Request(f"{google_url}&{urllib.parse.urlencode(extra)}")
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            opener.open(request, timeout=10)
+        except urllib.error.HTTPError as redirect:
+            if redirect.code != 302:
+                raise AssertionError(f"the consent step answered {redirect.code}") from None
+            return str(redirect.headers["Location"])
+        raise AssertionError("the consent step did not redirect")
+
+    def callback(self, browser: Browser, callback_url: str) -> Callback:
+        parsed = urllib.parse.urlparse(callback_url)
+        response = browser.client.get(f"{parsed.path}?{parsed.query}")
+        return Callback(
+            response.status_code, response.headers.get("Location"), response.get_data(as_text=True)
+        )
+
+    def connect(
+        self,
+        user: str = "user-1",
+        *,
+        features: list[str] | None = None,
+        account: str = ALICE,
+        grant: list[str] | None = None,
+        decision: str = "allow",
+        browser: Browser | None = None,
+    ) -> Callback:
+        browser = browser or self.browser()
+        authorization_url = self.authorize(user, features).get_json()["authorization_url"]
+        google_url = self.start(browser, authorization_url).headers["Location"]
+        return self.callback(
+            browser, self.consent(google_url, decision=decision, account=account, grant=grant)
+        )
+
+    def status(self, user: str = "user-1") -> Any:
+        return self.api.get(
+            f"/v1/tenants/{self.tenant}/users/{user}/google-connection",
+            headers=self.crm.authorization(self.tenant, user),
+        )
+
+    def disconnect(self, user: str = "user-1") -> Any:
+        return self.api.delete(
+            f"/v1/tenants/{self.tenant}/users/{user}/google-connection",
+            headers=self.crm.authorization(self.tenant, user),
+        )
+
+    def renew_watches(self) -> Any:
+        token = self.standin.oauth.mint_id_token(audience=SCHEDULER_AUDIENCE, email=SCHEDULER_ACCOUNT)
+        return function_client("renew_watches").post("/", headers={"Authorization": f"Bearer {token}"})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def sync_requests() -> list[dict[str, Any]]:
+    response = pubsub_v1.SubscriberClient().pull(subscription=SYNC_SUBSCRIPTION, max_messages=20, timeout=10)
+    return [json.loads(received.message.data) for received in response.received_messages]
+
+
+@pytest.fixture
+def connect_world(stack_environment: dict[str, str], crm_backend: CrmBackend) -> Iterator[ConnectDriver]:
+    """The stand-ins configured as production would configure Google, and a tenant on Standard."""
+    with LocalSecretManager() as secret_manager, GoogleStandIn() as standin:
+        standin.add_account(ALICE)
+        standin.add_account(ALICE_OTHER)
+        standin.oauth.register_client(CLIENT_ID, CLIENT_SECRET, [f"{CALLBACK_URL}/callback"])
+        environment = {
+            "SECRET_MANAGER_ENDPOINT": secret_manager.address,
+            "GOOGLE_OAUTH_CLIENT_ID": CLIENT_ID,
+            "GOOGLE_OAUTH_AUTH_URI": standin.auth_uri,
+            "GOOGLE_OAUTH_TOKEN_URI": standin.token_uri,
+            "GOOGLE_OAUTH_REVOKE_URI": standin.revoke_uri,
+            "GOOGLE_OAUTH_CERTS_URL": standin.certs_url,
+            "GOOGLE_API_ROOT_URL": standin.api_root,
+            "OAUTH_CALLBACK_URL": CALLBACK_URL,
+            "CRM_RETURN_ORIGINS": "https://crm.test",
+            "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
+            "SCHEDULER_AUDIENCES": SCHEDULER_AUDIENCE,
+            "SCHEDULER_SERVICE_ACCOUNTS": SCHEDULER_ACCOUNT,
+        }
+        os.environ.update(environment)
+        reset_container()
+        from shared.config import Settings
+
+        store = SecretStore(
+            lambda: build_secret_manager_client(Settings()), project=TEST_PROJECT, cache_seconds=0
+        )
+        for name, value in (
+            ("oauth-client-secret", CLIENT_SECRET.encode()),
+            ("token-encryption-key", os.urandom(32)),
+        ):
+            store.ensure_secret(name)
+            store.add_version(name, value)
+        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        topic = publisher.create_topic(name=f"projects/{TEST_PROJECT}/topics/sync-requests").name
+        subscriber.create_subscription(name=SYNC_SUBSCRIPTION, topic=topic)
+        driver = ConnectDriver(standin, crm_backend, "acme")
+        created = driver.api.put(
+            "/v1/tenants/acme",
+            json={"name": "Acme", "plan": "Standard"},
+            headers=crm_backend.authorization("acme"),
+        )
+        assert created.status_code == 201
+        yield driver
