@@ -40,9 +40,10 @@ def start_function(
     log_dir: Path,
     signature_type: str = "http",
     ready_path: str = "/",
+    port: int | None = None,
 ) -> RunningFunction:
-    """Serve ``functions/<target>/main.py`` on a free loopback port; returns once it answers HTTP."""
-    port = free_port()
+    """Serve ``functions/<target>/main.py`` on loopback (a free port unless given), once it answers."""
+    port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"function-{target}.log"
     command = [

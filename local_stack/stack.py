@@ -6,23 +6,31 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import signal
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_stack.crm_backend import CrmBackend
-from local_stack.emulators import Emulators, running_emulators
+from local_stack.emulators import Emulators, free_port, running_emulators
 from local_stack.functions import REPO_ROOT, RunningFunction, start_function
 from local_stack.google_standin.push import PushSettings
 from local_stack.google_standin.standin import GoogleStandIn, StandInSettings
 from local_stack.secret_manager import LocalSecretManager
 
 PROJECT = "crm-google-local"
-HTTP_FUNCTIONS = ("api",)
+HTTP_FUNCTIONS = ("api", "oauth_callback", "renew_watches")
+TOPICS = ("sync-requests", "outbound-requests", "purge-requests", "gmail-notifications")
+GMAIL_TOPIC = f"projects/{PROJECT}/topics/gmail-notifications"
+OAUTH_CLIENT_ID = "crm-local.apps.googleusercontent.com"
+SCHEDULER_ACCOUNT = f"scheduler@{PROJECT}.iam.gserviceaccount.com"
+CRM_ORIGIN = "http://crm.localhost"
 
 
 @dataclass
@@ -34,10 +42,13 @@ class Stack:
     environment: dict[str, str]
     functions: dict[str, RunningFunction] = field(default_factory=dict)
 
+    def url(self, target: str) -> str:
+        return self.functions[target].url
+
 
 @contextmanager
 def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS) -> Iterator[Stack]:
-    """Start every part, yield it, and stop every part on the way out, whatever happened."""
+    """Start every part, provision it as Terraform and ops would, and stop every part on the way out."""
     crm_backend = CrmBackend()
     with ExitStack() as stack:
         emulators = stack.enter_context(running_emulators(log_dir))
@@ -46,6 +57,8 @@ def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS)
         google = stack.enter_context(
             GoogleStandIn(StandInSettings(push=PushSettings(pubsub_emulator_host=emulators.pubsub.address)))
         )
+        ports = {target: free_port() for target in functions}
+        urls = {target: f"http://127.0.0.1:{port}" for target, port in ports.items()}
         environment = {
             **emulators.environment,
             "ENVIRONMENT": "local",
@@ -54,13 +67,58 @@ def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS)
             "CRM_JWT_JWKS": crm_backend.jwks_json,
             "CRM_JWT_ISSUER": crm_backend.issuer,
             "CRM_JWT_AUDIENCE": crm_backend.audience,
+            "GOOGLE_OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
+            "GOOGLE_OAUTH_AUTH_URI": google.auth_uri,
+            "GOOGLE_OAUTH_TOKEN_URI": google.token_uri,
+            "GOOGLE_OAUTH_REVOKE_URI": google.revoke_uri,
+            "GOOGLE_OAUTH_CERTS_URL": google.certs_url,
+            "GOOGLE_API_ROOT_URL": google.api_root,
+            "OAUTH_CALLBACK_URL": urls.get("oauth_callback", ""),
+            "CRM_RETURN_ORIGINS": CRM_ORIGIN,
+            "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
+            "SCHEDULER_AUDIENCES": urls.get("renew_watches", ""),
+            "SCHEDULER_SERVICE_ACCOUNTS": SCHEDULER_ACCOUNT,
         }
+        _provision(environment, google, secret_manager)
         running = Stack(emulators, secret_manager, google, crm_backend, environment)
-        for target in functions:
-            function = start_function(target, environment=environment, log_dir=log_dir)
-            stack.callback(function.stop)
-            running.functions[target] = function
+        with ThreadPoolExecutor(max_workers=len(functions) or 1) as pool:
+            starting = {
+                target: pool.submit(
+                    start_function, target, environment=environment, log_dir=log_dir, port=ports[target]
+                )
+                for target in functions
+            }
+            for target, future in starting.items():
+                function = future.result()
+                stack.callback(function.stop)
+                running.functions[target] = function
         yield running
+
+
+def _provision(
+    environment: dict[str, str], google: GoogleStandIn, secret_manager: LocalSecretManager
+) -> None:
+    """What ops do once per project: the OAuth client at Google, the two secrets, the topics."""
+    import grpc
+    from google.cloud import pubsub_v1
+    from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+
+    from local_stack.secret_manager import seed_secrets
+
+    client_secret = secrets.token_urlsafe(24)
+    callback = environment["OAUTH_CALLBACK_URL"]
+    google.oauth.register_client(
+        OAUTH_CLIENT_ID, client_secret, [f"{callback}/callback"], display_name="Acme CRM"
+    )
+    seed_secrets(
+        secret_manager.address,
+        PROJECT,
+        {"oauth-client-secret": client_secret.encode(), "token-encryption-key": os.urandom(32)},
+    )
+    channel = grpc.insecure_channel(environment["PUBSUB_EMULATOR_HOST"])
+    publisher = pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel))
+    for topic in TOPICS:
+        publisher.create_topic(name=f"projects/{PROJECT}/topics/{topic}")
 
 
 def main(argv: list[str] | None = None) -> int:

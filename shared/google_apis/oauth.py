@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
 
 GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
+ID_TOKEN_CLOCK_SKEW_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,12 @@ class GoogleOAuthClient:
 
         try:
             claims = google_id_token.verify_token(
-                id_token, self._transport(), audience=self.client_id, certs_url=self._certs_url
+                id_token,
+                self._transport(),
+                audience=self.client_id,
+                certs_url=self._certs_url,
+                # Without it, a clock a second behind Google's refuses fresh tokens ("used too early").
+                clock_skew_in_seconds=ID_TOKEN_CLOCK_SKEW_SECONDS,
             )
         except ValueError as error:
             raise Unauthenticated("Google's ID token did not verify.", code="identity_unverified") from error

@@ -18,9 +18,8 @@ from google.cloud import pubsub_v1
 
 from local_stack.crm_backend import CrmBackend
 from local_stack.google_standin.standin import GoogleStandIn
-from local_stack.secret_manager import LocalSecretManager
+from local_stack.secret_manager import LocalSecretManager, seed_secrets
 from shared.composition import reset_container
-from shared.secrets import SecretStore, build_secret_manager_client
 from tests.conftest import TEST_PROJECT
 from tests.e2e.functions import function_client
 
@@ -178,17 +177,11 @@ def connect_world(stack_environment: dict[str, str], crm_backend: CrmBackend) ->
         }
         os.environ.update(environment)
         reset_container()
-        from shared.config import Settings
-
-        store = SecretStore(
-            lambda: build_secret_manager_client(Settings()), project=TEST_PROJECT, cache_seconds=0
+        seed_secrets(
+            secret_manager.address,
+            TEST_PROJECT,
+            {"oauth-client-secret": CLIENT_SECRET.encode(), "token-encryption-key": os.urandom(32)},
         )
-        for name, value in (
-            ("oauth-client-secret", CLIENT_SECRET.encode()),
-            ("token-encryption-key", os.urandom(32)),
-        ):
-            store.ensure_secret(name)
-            store.add_version(name, value)
         publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
         topic = publisher.create_topic(name=f"projects/{TEST_PROJECT}/topics/sync-requests").name
         subscriber.create_subscription(name=SYNC_SUBSCRIPTION, topic=topic)

@@ -340,3 +340,28 @@ def test_a_user_cannot_act_on_another_users_connection(connect_world: ConnectDri
         == 404
     )
     assert connect_world.status().get_json()["status"] == "active"
+
+
+def test_the_consent_page_round_trip_with_a_scope_unticked(connect_world: ConnectDriver) -> None:
+    from local_stack.user_browser import answer_consent
+
+    browser = connect_world.browser()
+    authorization_url = connect_world.authorize("user-1", ["mail", "calendar"]).get_json()[
+        "authorization_url"
+    ]
+    google_url = connect_world.start(browser, authorization_url).headers["Location"]
+    callback_url, offered = answer_consent(
+        google_url, account=ALICE, untick=["https://www.googleapis.com/auth/calendar.events"]
+    )
+    # Least privilege: exactly what mail and calendar need, and nothing for Drive.
+    assert sorted(offered) == sorted(
+        [
+            "https://www.googleapis.com/auth/calendar.events",
+            "https://www.googleapis.com/auth/gmail.readonly",
+            GMAIL_SEND,
+        ]
+    )
+    assert connect_world.callback(browser, callback_url).outcome == "connected"
+    features = connect_world.status().get_json()["features"]
+    assert features["mail"]["enabled"] is True
+    assert features["calendar"]["reason"] == "scope_not_granted"

@@ -26,6 +26,11 @@ module "platform" {
   crm_jwt_audience            = var.crm_jwt_audience
   crm_jwt_jwks                = var.crm_jwt_jwks
 
+  google_oauth_client_id     = var.google_oauth_client_id
+  crm_return_origins         = var.crm_return_origins
+  mail_read_state_write_back = var.mail_read_state_write_back
+  scheduler_time_zone        = var.scheduler_time_zone
+
   function_source_zips = var.function_source_zips
   api                  = var.api
 }

@@ -3,14 +3,24 @@ output "function_urls" {
   value       = module.platform.function_urls
 }
 
+output "oauth_redirect_uri" {
+  description = "Authorized redirect URI to register on the OAuth client (infra/README.md)."
+  value       = module.platform.oauth_redirect_uri
+}
+
 output "topic_ids" {
   description = "Full Pub/Sub topic id per topic name."
   value       = module.platform.topic_ids
 }
 
 output "service_account_emails" {
-  description = "Runtime service account per function, plus the function builder."
+  description = "Runtime service account per function, plus the function builder and the Cloud Scheduler invoker."
   value       = module.platform.service_account_emails
+}
+
+output "scheduler_jobs" {
+  description = "Cloud Scheduler job per name; gcloud scheduler jobs run <name> --location=<region> runs one now."
+  value       = module.platform.scheduler_jobs
 }
 
 output "secret_ids" {

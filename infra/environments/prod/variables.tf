@@ -62,6 +62,28 @@ variable "crm_jwt_jwks" {
   type        = string
 }
 
+variable "google_oauth_client_id" {
+  description = "Client id of the Web application OAuth client (infra/README.md). Public; its secret goes to Secret Manager."
+  type        = string
+}
+
+variable "crm_return_origins" {
+  description = "https origins of the CRM that a connect attempt may return the browser to."
+  type        = list(string)
+}
+
+variable "mail_read_state_write_back" {
+  description = "Ask for gmail.modify so read state and labels can be written back to Gmail."
+  type        = bool
+  default     = false
+}
+
+variable "scheduler_time_zone" {
+  description = "Time zone of the Cloud Scheduler jobs' schedules (tz database name)."
+  type        = string
+  default     = "Etc/UTC"
+}
+
 variable "function_source_zips" {
   description = "Zip path per function, from `scripts/package_functions.py --tfvars-out` (pass it with -var-file)."
   type        = map(string)

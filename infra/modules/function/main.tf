@@ -101,6 +101,11 @@ resource "google_cloudfunctions2_function" "this" {
       condition     = var.concurrency == 1 || try(tonumber(var.cpu) >= 1, false)
       error_message = "The function ${var.name} needs cpu of at least \"1\" to set concurrency above 1."
     }
+    precondition {
+      # A public endpoint has no IAM gate to add callers to, and must be reachable from a browser.
+      condition     = !var.public_browser_endpoint || (length(var.invokers) == 0 && var.ingress_settings != "ALLOW_INTERNAL_ONLY")
+      error_message = "The function ${var.name} is a public_browser_endpoint: leave invokers empty and choose an ingress a browser can reach (ALLOW_ALL or ALLOW_INTERNAL_AND_GCLB)."
+    }
   }
 }
 
@@ -114,4 +119,16 @@ resource "google_cloud_run_service_iam_member" "invoker" {
   service  = google_cloudfunctions2_function.this.name
   role     = "roles/run.invoker"
   member   = each.value
+}
+
+resource "google_cloud_run_service_iam_member" "public" {
+  # Only with public_browser_endpoint: a browser cannot present an ID token, so Cloud Run lets every
+  # request through and the function's code is the only gate.
+  count = var.public_browser_endpoint ? 1 : 0
+
+  project  = var.project
+  location = google_cloudfunctions2_function.this.location
+  service  = google_cloudfunctions2_function.this.name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }

@@ -8,6 +8,11 @@ output "uri" {
   value       = google_cloudfunctions2_function.this.service_config[0].uri
 }
 
+output "url" {
+  description = "The function's cloudfunctions.net URL (https://<region>-<project>.cloudfunctions.net/<name>), as Google reports it."
+  value       = google_cloudfunctions2_function.this.url
+}
+
 output "service_account_email" {
   description = "Runtime service account of the function. Known at plan time; bind roles on the narrowest resource."
   value       = local.service_account_email

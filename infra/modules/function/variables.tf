@@ -158,11 +158,18 @@ variable "invokers" {
   default     = []
 
   validation {
-    # Requiring an explicit principal type rules out allUsers and allAuthenticatedUsers: every caller
-    # of every function must be an identity we chose.
+    # Requiring an explicit principal type rules out allUsers and allAuthenticatedUsers here: every
+    # caller must be an identity we chose. The one way to open a function is public_browser_endpoint.
     condition     = alltrue([for m in var.invokers : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):.+$", m))])
-    error_message = "Each invoker must be a typed IAM member (serviceAccount:..., user:..., group:...); allUsers and allAuthenticatedUsers are refused."
+    error_message = "Each invoker must be a typed IAM member (serviceAccount:..., user:..., group:...); allUsers and allAuthenticatedUsers are refused (a browser endpoint sets public_browser_endpoint instead)."
   }
+}
+
+variable "public_browser_endpoint" {
+  description = "Grant roles/run.invoker to allUsers. Only for an endpoint that a user's browser reaches (it cannot send a Google ID token) and whose every request the code authenticates by its own means, such as a one-time OAuth state bound to a browser cookie. Needs invokers empty and an ingress a browser can reach."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "build_service_account" {

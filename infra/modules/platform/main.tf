@@ -1,5 +1,6 @@
 # Everything one environment needs, so dev and prod differ only in the variables their roots pass.
-# Files: main.tf (APIs, Firestore, source bucket, build identity), pubsub.tf, secrets.tf, functions.tf.
+# Files: main.tf (APIs, Firestore, source bucket, build identity), pubsub.tf, secrets.tf, functions.tf,
+# scheduler.tf.
 
 locals {
   labels = merge(var.labels, {

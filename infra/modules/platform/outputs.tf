@@ -1,8 +1,15 @@
 output "function_urls" {
-  description = "HTTPS URL per function name."
+  description = "HTTPS URL per function name. api: its run.app URL (the CRM's ID token audience); the others: their cloudfunctions.net URL, which the OAuth client and the Scheduler job use."
   value = {
-    api = module.api.uri
+    api            = module.api.uri
+    oauth-callback = local.oauth_callback_url
+    renew-watches  = local.renew_watches_url
   }
+}
+
+output "oauth_redirect_uri" {
+  description = "Register exactly this as an authorized redirect URI of the OAuth client (infra/README.md)."
+  value       = local.oauth_redirect_uri
 }
 
 output "topic_ids" {
@@ -11,10 +18,20 @@ output "topic_ids" {
 }
 
 output "service_account_emails" {
-  description = "Service account per function (runtime identity), plus the function builder."
+  description = "Service account per function (runtime identity), plus the function builder and the Cloud Scheduler invoker."
   value = {
-    api              = module.api.service_account_email
-    function-builder = google_service_account.function_builder.email
+    api               = module.api.service_account_email
+    oauth-callback    = module.oauth_callback.service_account_email
+    renew-watches     = module.renew_watches.service_account_email
+    function-builder  = google_service_account.function_builder.email
+    scheduler-invoker = google_service_account.scheduler_invoker.email
+  }
+}
+
+output "scheduler_jobs" {
+  description = "Cloud Scheduler job id per job name; run one now with gcloud scheduler jobs run."
+  value = {
+    renew-gmail-watches = google_cloud_scheduler_job.renew_gmail_watches.id
   }
 }
 
@@ -31,7 +48,9 @@ output "source_bucket" {
 output "function_source_objects" {
   description = "Source object each function was built from (functions/<name>/<sha256>.zip)."
   value = {
-    api = module.api.source_object
+    api            = module.api.source_object
+    oauth-callback = module.oauth_callback.source_object
+    renew-watches  = module.renew_watches.source_object
   }
 }
 

@@ -6,7 +6,7 @@ locals {
   gmail_push_publisher = "serviceAccount:gmail-api-push@system.gserviceaccount.com"
 
   topic_publishers = {
-    "sync-requests"       = [module.api.service_account_member]
+    "sync-requests"       = [module.api.service_account_member, module.oauth_callback.service_account_member]
     "outbound-requests"   = [module.api.service_account_member]
     "purge-requests"      = [module.api.service_account_member]
     "gmail-notifications" = [local.gmail_push_publisher]

@@ -8,15 +8,12 @@ locals {
   }
 
   # Which function reads which secret at run time (through the Secret Manager API). The accessor role
-  # is bound on each secret, so a function can read exactly the secrets listed for it.
-  # Granted only when the code reads it: the api gains both with disconnect (the OAuth issue).
+  # is bound on each secret, so a function can read exactly the secrets listed for it. Keys of
+  # local.function_members: api (disconnect opens the token and revokes the grant), oauth-callback
+  # (exchanges the code, seals the token), renew-watches (opens and refreshes tokens).
   secret_readers = {
-    "oauth-client-secret"  = []
-    "token-encryption-key" = []
-  }
-
-  function_members = {
-    api = module.api.service_account_member
+    "oauth-client-secret"  = ["api", "oauth-callback", "renew-watches"]
+    "token-encryption-key" = ["api", "oauth-callback", "renew-watches"]
   }
 
   secret_reader_bindings = merge([

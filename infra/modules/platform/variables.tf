@@ -113,13 +113,60 @@ variable "function_source_zips" {
   type        = map(string)
 
   validation {
-    condition     = contains(keys(var.function_source_zips), "api")
-    error_message = "The function_source_zips map has no \"api\" entry: run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
+    # Keys are function directory names (functions/<name>/main.py), hence the underscores.
+    condition     = length(setsubtract(["api", "oauth_callback", "renew_watches"], keys(var.function_source_zips))) == 0
+    error_message = "The function_source_zips map needs \"api\", \"oauth_callback\" and \"renew_watches\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
   }
 
   validation {
     condition     = alltrue([for path in values(var.function_source_zips) : fileexists(path)])
     error_message = "A zip named in function_source_zips does not exist: package the functions again (scripts/package_functions.py)."
+  }
+}
+
+variable "google_oauth_client_id" {
+  description = "Client id of the Web application OAuth client created by hand (infra/README.md); GOOGLE_OAUTH_CLIENT_ID. Public: it appears in every consent URL. Its secret goes to Secret Manager, never here."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-z-]+\\.apps\\.googleusercontent\\.com$", var.google_oauth_client_id))
+    error_message = "The google_oauth_client_id must be an OAuth client id such as 123456789012-abc123.apps.googleusercontent.com."
+  }
+}
+
+variable "crm_return_origins" {
+  description = "Origins of the CRM (https://crm.example.com) that a connect attempt may send the browser back to; CRM_RETURN_ORIGINS. Empty refuses every connect."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    # Compared as-is with scheme://host[:port] of the return URL: lower case, no path, no trailing slash.
+    condition     = alltrue([for o in var.crm_return_origins : can(regex("^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$", o))])
+    error_message = "Each crm_return_origins entry must be an https origin in lower case with no path or trailing slash, e.g. https://crm.example.com."
+  }
+
+  validation {
+    condition     = length(var.crm_return_origins) > 0
+    error_message = "The crm_return_origins list is empty: no connect attempt could return to the CRM."
+  }
+}
+
+variable "mail_read_state_write_back" {
+  description = "Ask users for gmail.modify so read state and labels can be written back to Gmail (MAIL_READ_STATE_WRITE_BACK). A broader scope: the OAuth consent screen must list it."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "scheduler_time_zone" {
+  description = "Time zone (tz database name) of the Cloud Scheduler jobs' cron schedules."
+  type        = string
+  default     = "Etc/UTC"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$", var.scheduler_time_zone))
+    error_message = "The scheduler_time_zone must be a tz database name such as Etc/UTC or Europe/Berlin."
   }
 }
 
