@@ -135,7 +135,7 @@ variable "google_oauth_client_id" {
 }
 
 variable "crm_return_origins" {
-  description = "Origins of the CRM (https://crm.example.com) that a connect attempt may send the browser back to; CRM_RETURN_ORIGINS. Empty refuses every connect."
+  description = "Origins of the CRM (https://crm.example.com) that a connect attempt may send the browser back to (CRM_RETURN_ORIGINS)."
   type        = list(string)
   nullable    = false
 
