@@ -365,3 +365,22 @@ def test_the_consent_page_round_trip_with_a_scope_unticked(connect_world: Connec
     features = connect_world.status().get_json()["features"]
     assert features["mail"]["enabled"] is True
     assert features["calendar"]["reason"] == "scope_not_granted"
+
+
+def test_a_rotated_token_key_reseals_the_grant_on_its_next_use(connect_world: ConnectDriver) -> None:
+    import os
+
+    from local_stack.secret_manager import seed_secrets
+    from shared.composition import get_container, reset_container
+    from tests.conftest import TEST_PROJECT
+
+    connect_world.connect()
+    sealed_under = client().document(GRANT_DOC).get().to_dict()["key_version"]
+    seed_secrets(
+        os.environ["SECRET_MANAGER_ENDPOINT"], TEST_PROJECT, {"token-encryption-key": os.urandom(32)}
+    )
+    reset_container()  # a new instance: it reads the key's latest version afresh
+    get_container().lifecycle.credentials("acme", "user-1")
+    resealed = client().document(GRANT_DOC).get().to_dict()
+    assert int(resealed["key_version"]) == int(sealed_under) + 1
+    assert connect_world.renew_watches().get_json()["renewed"] == 1  # and it still opens
