@@ -17,6 +17,7 @@ import pytest
 
 from local_stack.crm_backend import CrmBackend
 from local_stack.emulators import Emulators, running_emulators
+from local_stack.secret_manager import LocalSecretManager
 from shared.composition import reset_container
 
 TEST_PROJECT = "crm-google-test"
@@ -73,6 +74,13 @@ def _isolated_logging() -> Iterator[None]:
 def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
     with running_emulators(tmp_path_factory.mktemp("emulator-logs")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def secret_manager() -> Iterator[LocalSecretManager]:
+    """The Secret Manager stand-in; tests keep apart by using a project of their own."""
+    with LocalSecretManager() as manager:
+        yield manager
 
 
 @pytest.fixture(scope="session")

@@ -107,36 +107,8 @@ class Router(Generic[Services]):
         principal = (
             self._verifier().verify(request.headers.get("Authorization")) if route.authenticated else None
         )
-        if (
-            principal is not None
-            and "tenant_id" in path_params
-            and path_params["tenant_id"] != principal.tenant_id
-        ):
-            # 404, not 403: a caller must not learn which other tenants exist. Audited for security review.
-            logger.warning(
-                "cross-tenant request refused",
-                extra={
-                    "fields": {
-                        "audit": True,
-                        "route": route.operation_id,
-                        "caller_tenant": principal.tenant_id,
-                    }
-                },
-            )
-            raise NotFound("No such tenant.", code="tenant_not_found")
-        if principal is not None and "user_id" in path_params and path_params["user_id"] != principal.user_id:
-            # A CRM user acts on their own Google connection only; the CRM backend's token says who.
-            logger.warning(
-                "cross-user request refused",
-                extra={
-                    "fields": {
-                        "audit": True,
-                        "route": route.operation_id,
-                        "caller_tenant": principal.tenant_id,
-                    }
-                },
-            )
-            raise NotFound("No such user connection.", code="connection_not_found")
+        if principal is not None:
+            _refuse_foreign_ids(route, principal, path_params)
         query = _parse_query(route.query_model, request.args)
         body = self._parse_body(route.body_model, request)
         reply = route.handler(
@@ -160,6 +132,30 @@ class Router(Generic[Services]):
         except (ValueError, UnicodeDecodeError):
             raise BadInput("The body is not valid JSON.", code="malformed_json") from None
         return _validate(model, decoded, where="body")
+
+
+# A URL naming another tenant, or another user of the tenant, than the token: 404, not 403, so a caller
+# cannot learn which ids exist. Each refusal is audited for security review.
+_OWN_IDS = (
+    ("tenant_id", "tenant_id", "No such tenant.", "tenant_not_found"),
+    ("user_id", "user_id", "No such user connection.", "connection_not_found"),
+)
+
+
+def _refuse_foreign_ids(route: Route[Any], principal: CrmPrincipal, path_params: Mapping[str, str]) -> None:
+    for parameter, claim, detail, code in _OWN_IDS:
+        if parameter in path_params and path_params[parameter] != getattr(principal, claim):
+            logger.warning(
+                "request for another tenant or user refused",
+                extra={
+                    "fields": {
+                        "audit": True,
+                        "route": route.operation_id,
+                        "caller_tenant": principal.tenant_id,
+                    }
+                },
+            )
+            raise NotFound(detail, code=code)
 
 
 def _parse_query(model: type[BaseModel] | None, args: Mapping[str, str]) -> BaseModel | None:

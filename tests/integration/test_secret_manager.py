@@ -31,12 +31,6 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.fixture(scope="module")
-def secret_manager() -> Iterator[LocalSecretManager]:
-    with LocalSecretManager() as manager:
-        yield manager
-
-
 @pytest.fixture
 def settings(secret_manager: LocalSecretManager) -> Settings:
     # A project of its own per test: tests share one stand-in but never see each other's secrets.

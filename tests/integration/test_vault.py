@@ -26,12 +26,6 @@ CONNECTION = "conn-1"
 TOKEN = "1//0g-refresh-token-not-a-real-one-" + "x" * 40
 
 
-@pytest.fixture(scope="module")
-def secret_manager() -> Iterator[LocalSecretManager]:
-    with LocalSecretManager() as manager:
-        yield manager
-
-
 @pytest.fixture
 def settings(secret_manager: LocalSecretManager) -> Settings:
     # A project of its own per test: tests share one stand-in but never see each other's secrets.
