@@ -170,36 +170,62 @@ class Container:
             ),
         )
 
-    @property
-    def scheduler_tokens(self) -> GoogleOidcVerifier:
-        from shared.auth.google_oidc import GoogleOidcVerifier
-
-        settings = self.settings
-        return self._once(
-            "scheduler_tokens",
-            lambda: GoogleOidcVerifier(
-                audiences=_split(settings.scheduler_audiences),
-                allowed_emails=_split(settings.scheduler_service_accounts),
-                certs_url=settings.google_oauth_certs_url,
-            ),
-        )
-
     def authenticate_scheduler(self, request: flask.Request) -> None:
         """Cloud Scheduler's OIDC token, unless Cloud Run IAM checks it (a setting; on by default)."""
-        if self.settings.scheduler_auth == "platform":
-            return
-        if not (
-            _split(self.settings.scheduler_audiences) and _split(self.settings.scheduler_service_accounts)
-        ):
+        settings = self.settings
+        self._authenticate_google_caller(
+            request,
+            "scheduler",
+            settings.scheduler_auth,
+            settings.scheduler_audiences,
+            settings.scheduler_service_accounts,
+        )
+
+    def authenticate_push(self, request: flask.Request) -> None:
+        """Pub/Sub push's OIDC token, unless Cloud Run IAM checks it (a setting; on by default)."""
+        settings = self.settings
+        self._authenticate_google_caller(
+            request, "push", settings.push_auth, settings.push_audiences, settings.push_service_accounts
+        )
+
+    def _authenticate_google_caller(
+        self, request: flask.Request, caller: str, mode: str, audiences: str, accounts: str
+    ) -> None:
+        if mode == "platform":
+            return  # Cloud Run IAM verified the token (and strips its signature before we see it)
+        if not (_split(audiences) and _split(accounts)):
             raise IntegrationError(
-                "Scheduler authentication is not configured (SCHEDULER_AUDIENCES and _SERVICE_ACCOUNTS).",
-                code="scheduler_auth_not_configured",
+                f"{caller} authentication is not configured (audiences and service accounts).",
+                code=f"{caller}_auth_not_configured",
             )
-        self.scheduler_tokens.verify(request.headers.get("Authorization"))
+        verifier = self._once(
+            f"{caller}_tokens",
+            lambda: _oidc_verifier(audiences, accounts, self.settings.google_oauth_certs_url),
+        )
+        verifier.verify(request.headers.get("Authorization"))
 
     def renew_gmail_watches(self) -> RenewalReport:
+        from datetime import timedelta
+
         from shared.connections.watches import renew_gmail_watches
+        from shared.sync.pending import request_sync_once
+        from shared.sync.requests import Source, SyncRequest
         from shared.tenants.service import utc_now
+
+        settings = self.settings
+
+        def request_sync(tenant_id: str, connection_id: str) -> bool:
+            request = SyncRequest(
+                tenant_id=tenant_id, connection_id=connection_id, source=Source.GMAIL, reason="safety_net"
+            )
+            return request_sync_once(
+                self.tenant_scope(tenant_id),
+                request,
+                publisher=self.publisher,
+                topic=settings.sync_requests_topic,
+                window_seconds=settings.push_coalesce_seconds,
+                clock=utc_now,
+            )
 
         return renew_gmail_watches(
             firestore=self.firestore,
@@ -207,7 +233,10 @@ class Container:
             tenants=self.tenants,
             lifecycle=self.lifecycle,
             gmail_for=self.gmail,
-            topic=self.settings.gmail_push_topic,
+            request_sync=request_sync,
+            topic=settings.gmail_push_topic,
+            renew_within=timedelta(seconds=settings.watch_renew_within_seconds),
+            safety_net_after=timedelta(seconds=settings.safety_net_after_seconds),
             clock=utc_now,
         )
 
@@ -235,6 +264,14 @@ class Container:
                 project=self.settings.google_cloud_project, level=self.settings.log_level
             ),
         )
+
+
+def _oidc_verifier(audiences: str, accounts: str, certs_url: str) -> GoogleOidcVerifier:
+    from shared.auth.google_oidc import GoogleOidcVerifier
+
+    return GoogleOidcVerifier(
+        audiences=_split(audiences), allowed_emails=_split(accounts), certs_url=certs_url
+    )
 
 
 def _split(values: str) -> list[str]:

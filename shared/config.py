@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -107,10 +107,52 @@ class Settings(BaseSettings):
     scheduler_service_accounts: str = Field(
         "", description="Comma-separated service accounts allowed to call the scheduled functions."
     )
+    push_audiences: str = Field("", description="Comma-separated audiences accepted on Pub/Sub push tokens.")
+    push_service_accounts: str = Field(
+        "", description="Comma-separated service accounts whose Pub/Sub push tokens gmail_push accepts."
+    )
+    push_auth: Literal["oidc", "platform"] = Field(
+        "oidc",
+        description="`oidc`: verify Pub/Sub push tokens in code; `platform`: leave it to Cloud Run IAM.",
+    )
+    push_coalesce_seconds: float = Field(
+        30.0, gt=0, description="After a push queues a sync, further pushes for the mailbox wait this long."
+    )
+    sync_time_budget_seconds: float = Field(
+        420.0, gt=0, description="A sync run stops and queues its continuation after this long."
+    )
+    sync_lease_seconds: float = Field(
+        600.0, gt=0, description="How long a sync's lease lasts; a crashed holder blocks others no longer."
+    )
+    gmail_price_list: Literal["2026-05", "legacy"] = Field(
+        "2026-05", description="Gmail quota prices: `2026-05` (projects from 2026-05-01) or `legacy`."
+    )
+    gmail_user_units_per_minute: int | None = Field(
+        None, gt=0, description="Per-user Gmail budget the sync paces itself to; empty: the price list's."
+    )
+    gmail_max_in_flight: int = Field(10, gt=0, description="Gmail requests one sync keeps in flight at most.")
+    gmail_list_page_size: int = Field(
+        500, gt=0, le=500, description="Message ids per list page in a full sync (Gmail allows 500)."
+    )
+    safety_net_after_seconds: int = Field(
+        3600, gt=0, description="renew_watches queues a sync for connections without success for this long."
+    )
+    watch_renew_within_seconds: int = Field(
+        172800, gt=0, description="renew_watches renews Gmail watches that expire within this long."
+    )
+    crash_points: str = Field(
+        "", description="Local tests only: comma-separated named points where a sync crashes on purpose."
+    )
     scheduler_auth: Literal["oidc", "platform"] = Field(
         "oidc",
         description="`oidc`: verify Cloud Scheduler's token in code; `platform`: leave it to Cloud Run IAM.",
     )
+
+    @model_validator(mode="after")
+    def _local_only(self) -> Settings:
+        if self.crash_points and self.environment != "local":
+            raise ValueError("crash_points may only be set when ENVIRONMENT is local")
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+import re
+import urllib.parse
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import flask
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.api.pagination import PageQuery
 from shared.api.routing import Call, Reply, Route
 from shared.connections.features import Feature
 from shared.connections.records import ConnectionRecord
 from shared.connections.service import ConnectionPage
+from shared.errors import NotFound, Permanent
+from shared.mail import queries as mail
+from shared.mail.records import AttachmentMeta, StoredMessage
 from shared.plans import Plan
 from shared.tenants.service import Tenant
 
@@ -52,6 +59,202 @@ class PlanChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plan: Plan
+
+
+# --- synced mail -------------------------------------------------------------------------------------
+
+GMAIL_ID_PATTERN = r"^[0-9a-f]{1,40}$"  # Gmail's message and thread ids are lower-case hex
+PART_ID_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,4}){0,15}$"  # a MIME part's place: "1", "1.0", "2.1.3"
+LABEL_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"  # Gmail label ids: INBOX, CATEGORY_SOCIAL, Label_12
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+EMAIL_PREFIX_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]{1,254}$"
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+class MessageQuery(PageQuery):
+    """Filters of the message listing; they combine (AND)."""
+
+    thread_id: str | None = Field(None, pattern=GMAIL_ID_PATTERN, description="Only this Gmail thread.")
+    label: str | None = Field(
+        None, pattern=LABEL_PATTERN, description="Only copies carrying this Gmail label id (INBOX, Label_12)."
+    )
+    correspondent: str | None = Field(
+        None,
+        max_length=254,
+        pattern=EMAIL_PATTERN,
+        description="Only copies from, to or cc this address (case-insensitive).",
+    )
+    received_after: AwareDatetime | None = Field(
+        None, description="RFC 3339 date-time with offset: only copies received after it (exclusive)."
+    )
+    received_before: AwareDatetime | None = Field(
+        None, description="RFC 3339 date-time with offset: only copies received before it (exclusive)."
+    )
+
+    @field_validator("received_after", "received_before", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: Any) -> Any:
+        if value is not None and not (isinstance(value, str) and _RFC3339.fullmatch(value)):
+            raise ValueError("must be an RFC 3339 date-time with a time offset, e.g. 2024-05-01T00:00:00Z")
+        return value
+
+    @field_validator("received_after", "received_before")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:  # Firestore keeps instants from year 1 to 9999 UTC: an offset must not push one outside
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is outside the years 1 to 9999 once in UTC") from None
+
+    @field_validator("correspondent")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value is not None else None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MessageQuery:
+        if self.received_after and self.received_before and self.received_after >= self.received_before:
+            raise ValueError("received_after must be earlier than received_before")
+        return self
+
+
+class ContactQuery(PageQuery):
+    query: str | None = Field(
+        None, pattern=EMAIL_PREFIX_PATTERN, description="Only contacts whose address starts with this."
+    )
+
+
+class MessagePath(BaseModel):
+    gmail_id: str = Field(pattern=GMAIL_ID_PATTERN, description="Gmail's id of the message (hex).")
+
+
+class ThreadPath(BaseModel):
+    thread_id: str = Field(pattern=GMAIL_ID_PATTERN, description="Gmail's id of the thread (hex).")
+
+
+class AttachmentPath(MessagePath):
+    part_id: str = Field(pattern=PART_ID_PATTERN, description="The attachment's MIME part id (1, 1.0).")
+
+
+def list_messages(services: Container, call: Call) -> Reply:
+    query = call.query_as(MessageQuery)
+    tenant_id, user_id = call.path["tenant_id"], call.path["user_id"]
+    services.tenants.get(tenant_id)  # an unknown tenant is a 404, not an empty list
+    return Reply(
+        mail.list_messages(
+            services.tenant_scope(tenant_id),
+            user_id,
+            thread_id=query.thread_id,
+            label=query.label,
+            correspondent=query.correspondent,
+            received_after=query.received_after,
+            received_before=query.received_before,
+            page_size=query.page_size,
+            page_token=query.page_token,
+        )
+    )
+
+
+def get_message(services: Container, call: Call) -> Reply:
+    tenant_id = call.path["tenant_id"]
+    return Reply(
+        mail.get_message(services.tenant_scope(tenant_id), call.path["user_id"], call.path["gmail_id"])
+    )
+
+
+def get_thread(services: Container, call: Call) -> Reply:
+    tenant_id = call.path["tenant_id"]
+    return Reply(
+        mail.get_thread(services.tenant_scope(tenant_id), call.path["user_id"], call.path["thread_id"])
+    )
+
+
+def list_contacts(services: Container, call: Call) -> Reply:
+    query = call.query_as(ContactQuery)
+    tenant_id = call.path["tenant_id"]
+    services.tenants.get(tenant_id)
+    return Reply(
+        mail.list_contacts(
+            services.tenant_scope(tenant_id),
+            page_size=query.page_size,
+            page_token=query.page_token,
+            query=query.query,
+        )
+    )
+
+
+def download_attachment(services: Container, call: Call) -> Reply:
+    """The attachment's bytes, fetched from Gmail now (never stored), with its type and file name."""
+    tenant_id, user_id, gmail_id = call.path["tenant_id"], call.path["user_id"], call.path["gmail_id"]
+    meta = mail.get_attachment_meta(services.tenant_scope(tenant_id), user_id, gmail_id, call.path["part_id"])
+    if meta.attachment_id is None:
+        raise NotFound("This attachment cannot be fetched from Gmail.", code="attachment_not_found")
+    data = _fetch_attachment(services, tenant_id, user_id, gmail_id, meta.attachment_id)
+    return Reply(raw=attachment_response(data, meta))
+
+
+def _fetch_attachment(
+    services: Container, tenant_id: str, user_id: str, gmail_id: str, attachment_id: str
+) -> bytes:
+    from shared.google_apis.gmail import GmailSyncClient
+    from shared.google_apis.rate_limit import QuotaSettings
+
+    settings = services.settings
+    lifecycle = services.lifecycle
+    gmail = GmailSyncClient(
+        lifecycle.credentials(tenant_id, user_id),  # NeedsReconnect (409) when the grant is gone
+        root_url=settings.google_api_root_url or None,
+        quota=QuotaSettings(
+            price_list=settings.gmail_price_list,
+            user_units_per_minute=settings.gmail_user_units_per_minute,
+            max_in_flight=settings.gmail_max_in_flight,
+            max_attempts=3,  # someone is waiting: a few quick retries, then 503 to try again later
+            backoff_max_seconds=4.0,
+        ),
+        on_invalid_grant=lambda: lifecycle.mark_needs_reconnect(tenant_id, user_id, reason="invalid_grant"),
+    )
+    try:
+        return gmail.get_attachment(gmail_id, attachment_id)
+    except Permanent as error:
+        if error.code in ("gmail_400", "gmail_404"):  # deleted in Gmail, or the attachment id is stale
+            raise NotFound("The attachment is no longer in Gmail.", code="attachment_gone") from error
+        raise
+
+
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+_STREAM_CHUNK_BYTES = 64 * 1024
+_RFC5987_SAFE = "!#$&+^`|"  # with quote's own letters, digits and "_.-~": RFC 5987's attr-char
+
+
+def attachment_response(data: bytes, meta: AttachmentMeta) -> flask.Response:
+    mime_type = meta.mime_type.strip().lower()
+    if not _MIME_TYPE.fullmatch(mime_type):
+        mime_type = "application/octet-stream"
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(data), _STREAM_CHUNK_BYTES):
+            yield data[start : start + _STREAM_CHUNK_BYTES]
+
+    response = flask.Response(chunks(), status=200, content_type=mime_type)
+    response.headers["Content-Length"] = str(len(data))
+    response.headers["Content-Disposition"] = content_disposition(meta.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the file name as RFC 5987 UTF-8 (``filename*``) and an ASCII fallback."""
+    base = re.split(r"[/\\]", filename)[-1]
+    name = "".join(ch for ch in base if ch.isprintable()).strip()[:255] or "attachment"
+    fallback = "".join(ch if ch.isascii() and ch not in '"\\%;' else "_" for ch in name)
+    encoded = urllib.parse.quote(name, safe=_RFC5987_SAFE, encoding="utf-8", errors="replace")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 def get_health(services: Container, call: Call) -> Reply:
@@ -158,5 +361,51 @@ ROUTES: list[Route[Container]] = [
         "Disconnect: revoke at Google, stop watches, delete the grant, purge unattached copies. Idempotent.",
         delete_connection,
         Disconnected,
+    ),
+    Route(
+        "GET",
+        f"{CONNECTION}/messages",
+        "listMessages",
+        "The user's synced mail, newest first, without bodies; filters combine.",
+        list_messages,
+        mail.MessagePage,
+        query_model=MessageQuery,
+    ),
+    Route(
+        "GET",
+        f"{CONNECTION}/messages/<gmail_id>",
+        "getMessage",
+        "One synced message in full: headers, text and sanitised HTML bodies, attachment list.",
+        get_message,
+        StoredMessage,
+        path_model=MessagePath,
+    ),
+    Route(
+        "GET",
+        f"{CONNECTION}/messages/<gmail_id>/attachments/<part_id>",
+        "downloadAttachment",
+        "An attachment's bytes, fetched from Gmail on demand, with its Content-Type and file name.",
+        download_attachment,
+        None,
+        path_model=AttachmentPath,
+        problem_statuses=(409,),
+    ),
+    Route(
+        "GET",
+        f"{CONNECTION}/threads/<thread_id>",
+        "getThread",
+        "A thread's synced messages, oldest first, bodies included (at most 200).",
+        get_thread,
+        mail.ThreadView,
+        path_model=ThreadPath,
+    ),
+    Route(
+        "GET",
+        "/v1/tenants/<tenant_id>/contacts",
+        "listContacts",
+        "The tenant's contacts (correspondents of synced mail), most recent contact first.",
+        list_contacts,
+        mail.ContactPage,
+        query_model=ContactQuery,
     ),
 ]

@@ -73,9 +73,9 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 def _operation(route: Route[Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary}
+    path_schema = route.path_model.model_json_schema()["properties"] if route.path_model else {}
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _PARAM.findall(route.path)
+        _path_parameter(name, path_schema) for name in _PARAM.findall(route.path)
     ]
     if route.query_model is not None:
         query_schema = route.query_model.model_json_schema()
@@ -97,11 +97,7 @@ def _operation(route: Route[Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": _ref(route.body_model)}},
         }
     responses: dict[str, Any] = {
-        str(status): {
-            "description": "Created" if status == 201 else "OK",
-            "content": {"application/json": {"schema": _ref(route.response_model)}},
-        }
-        for status in route.success_statuses
+        str(status): _success(route.response_model, status) for status in route.success_statuses
     }
     problems = set(_ALWAYS) | set(route.problem_statuses)
     if route.authenticated:
@@ -109,7 +105,7 @@ def _operation(route: Route[Any]) -> dict[str, Any]:
         operation["security"] = [{"crmJwt": []}]
     else:
         operation["security"] = []
-    if route.body_model is not None or route.query_model is not None:
+    if route.body_model is not None or route.query_model is not None or route.path_model is not None:
         problems |= set(_BODY_PROBLEMS) if route.body_model is not None else {400}
     for status in sorted(problems):
         responses[str(status)] = {
@@ -118,6 +114,38 @@ def _operation(route: Route[Any]) -> dict[str, Any]:
         }
     operation["responses"] = responses
     return operation
+
+
+def _path_parameter(name: str, schemas: dict[str, Any]) -> dict[str, Any]:
+    schema = schemas.get(name, {})
+    parameter: dict[str, Any] = {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {
+            "type": "string",
+            **{k: v for k, v in schema.items() if k not in ("title", "description")},
+        },
+    }
+    if "description" in schema:
+        parameter["description"] = schema["description"]
+    return parameter
+
+
+def _success(model: type[BaseModel] | None, status: int) -> dict[str, Any]:
+    description = "Created" if status == 201 else "OK"
+    if model is None:  # a raw answer: the bytes themselves, typed by their own Content-Type
+        return {
+            "description": f"{description}: the raw bytes, with their Content-Type and Content-Disposition.",
+            "headers": {
+                "Content-Disposition": {
+                    "description": "attachment; filename=\"…\"; filename*=UTF-8''… (RFC 6266, RFC 5987)",
+                    "schema": {"type": "string"},
+                }
+            },
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
 
 
 def main() -> None:

@@ -54,8 +54,11 @@ class Call:
 
 @dataclass(frozen=True)
 class Reply:
-    body: BaseModel
+    """A JSON ``body``, or a ``raw`` response the handler built itself (bytes, a stream: never JSON)."""
+
+    body: BaseModel | None = None
     status: int = 200
+    raw: flask.Response | None = None
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,13 @@ class Route(Generic[Services]):
     operation_id: str
     summary: str
     handler: Callable[[Services, Call], Reply]
-    response_model: type[BaseModel]
+    response_model: type[BaseModel] | None  # None: the handler answers raw bytes (``Reply.raw``)
     success_statuses: tuple[int, ...] = (200,)
     body_model: type[BaseModel] | None = None
     query_model: type[BaseModel] | None = None
     authenticated: bool = True
+    # Validates the path's parameters (those it names; the rest stay plain strings): 400 when not valid.
+    path_model: type[BaseModel] | None = None
     # Problem statuses this route can answer besides the ones every route can (documented in OpenAPI).
     problem_statuses: tuple[int, ...] = field(default_factory=tuple)
 
@@ -109,11 +114,17 @@ class Router(Generic[Services]):
         )
         if principal is not None:
             _refuse_foreign_ids(route, principal, path_params)
+        if route.path_model is not None:
+            _validate(route.path_model, dict(path_params), where="path")
         query = _parse_query(route.query_model, request.args)
         body = self._parse_body(route.body_model, request)
         reply = route.handler(
             self._services(), Call(principal=principal, path=path_params, query=query, body=body)
         )
+        if reply.raw is not None:
+            return reply.raw
+        if reply.body is None:
+            raise TypeError(f"{route.operation_id} answered neither a body nor a raw response")
         return flask.Response(reply.body.model_dump_json(), status=reply.status, mimetype="application/json")
 
     def _parse_body(self, model: type[BaseModel] | None, request: flask.Request) -> BaseModel | None:

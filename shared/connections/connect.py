@@ -277,7 +277,7 @@ class ConnectFlow:
                 status=ConnectionStatus.ACTIVE,
                 needs_reconnect_reason=None,
                 google_subject=identity.subject,
-                google_email=identity.email,
+                google_email=identity.email.lower(),  # push notifications are matched on it
                 granted_scopes=sorted(grant.granted_scopes),
                 requested_features=state.features,
                 features=dict(features),

@@ -1,14 +1,17 @@
-"""Renewing Gmail watches: Google ends a watch after 7 days and never renews it, so we do, daily.
+"""The daily round of every active Gmail connection, run by Cloud Scheduler through `renew_watches`.
 
-Run by Cloud Scheduler through `renew_watches`. Each renewal refreshes the connection's grant, which is
-also where a revoked or expired grant is found: the connection turns to needs-reconnect.
+- Watches: Google ends one after 7 days and never renews it; those that end within the renewal window
+  are renewed. Renewing refreshes the grant, which is also where a revoked grant is found: the
+  connection turns to needs-reconnect.
+- Safety net: pushes are hints and can be lost; a connection without a successful sync for a while gets
+  a sync request (coalesced like a push).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -41,6 +44,7 @@ class RenewalReport(BaseModel):
     needs_reconnect: int = 0
     failed: int = 0
     skipped: int = 0  # mail off, or the plan excludes email sync
+    safety_net_syncs: int = 0
 
 
 def renew_gmail_watches(
@@ -50,37 +54,57 @@ def renew_gmail_watches(
     tenants: TenantService,
     lifecycle: ConnectionLifecycle,
     gmail_for: Callable[..., GmailClient],
+    request_sync: Callable[[str, str], bool],
     topic: str,
+    renew_within: timedelta,
+    safety_net_after: timedelta,
     clock: Callable[[], datetime],
 ) -> RenewalReport:
     report = RenewalReport()
-    if not topic:
-        return report
+    now = clock()
     for tenant_id, connection in _active_connections(firestore, scope_for):
         if not connection.enabled(Feature.MAIL) or not PLAN_POLICIES[tenants.get(tenant_id).plan].email_sync:
             report.skipped += 1
             continue
-        try:
-            credentials = lifecycle.credentials(tenant_id, connection.connection_id)
-            watch = gmail_for(credentials).watch(topic)
-        except NeedsReconnect:
-            report.needs_reconnect += 1
-            continue
-        except IntegrationError as error:
-            report.failed += 1
-            logger.warning(
-                "gmail watch not renewed", extra={"fields": {"tenant_id": tenant_id, "code": error.code}}
-            )
-            continue
-        scope = scope_for(tenant_id)
-        state = WatchState(expires_at=watch.expires_at, history_id=watch.history_id)
-        scope.update(
-            connection_ref(scope, connection.connection_id),
-            {"watches.gmail": state.model_dump(), "updated_at": clock()},
-        )
-        report.renewed += 1
-    logger.info("gmail watches renewed", extra={"fields": report.model_dump()})
+        watch = connection.watches.get("gmail")
+        if topic and (watch is None or watch.expires_at < now + renew_within):
+            outcome = _renew(tenant_id, connection, lifecycle, gmail_for, scope_for, topic, clock)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+            if outcome == "needs_reconnect":
+                continue
+        last = connection.sync.get("gmail")
+        if last is None or last.last_success_at is None or last.last_success_at < now - safety_net_after:
+            report.safety_net_syncs += request_sync(tenant_id, connection.connection_id)
+    logger.info("daily round of gmail connections done", extra={"fields": report.model_dump()})
     return report
+
+
+def _renew(
+    tenant_id: str,
+    connection: ConnectionRecord,
+    lifecycle: ConnectionLifecycle,
+    gmail_for: Callable[..., GmailClient],
+    scope_for: Callable[[str], TenantScope],
+    topic: str,
+    clock: Callable[[], datetime],
+) -> str:
+    try:
+        credentials = lifecycle.credentials(tenant_id, connection.connection_id)
+        watch = gmail_for(credentials).watch(topic)
+    except NeedsReconnect:
+        return "needs_reconnect"
+    except IntegrationError as error:
+        logger.warning(
+            "gmail watch not renewed", extra={"fields": {"tenant_id": tenant_id, "code": error.code}}
+        )
+        return "failed"
+    scope = scope_for(tenant_id)
+    state = WatchState(expires_at=watch.expires_at, history_id=watch.history_id)
+    scope.update(
+        connection_ref(scope, connection.connection_id),
+        {"watches.gmail": state.model_dump(), "updated_at": clock()},
+    )
+    return "renewed"
 
 
 def _active_connections(

@@ -3,6 +3,7 @@ redirects), and Google (the stand-in's consent step), around the real functions 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import urllib.error
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import functions_framework
 import pytest
 from flask.testing import FlaskClient
 from google.cloud import pubsub_v1
@@ -34,6 +36,8 @@ SYNC_SUBSCRIPTION = f"projects/{TEST_PROJECT}/subscriptions/sync-probe"
 SCHEDULER_ACCOUNT = "scheduler@crm-google-test.iam.gserviceaccount.com"
 SCHEDULER_AUDIENCE = "http://renew-watches.test"
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
+PUSH_AUDIENCE = "http://gmail-push.test"
+PUSH_ACCOUNT = "gmail-push@crm-google-test.iam.gserviceaccount.com"
 
 
 @dataclass
@@ -143,6 +147,71 @@ class ConnectDriver:
         token = self.standin.oauth.mint_id_token(audience=SCHEDULER_AUDIENCE, email=SCHEDULER_ACCOUNT)
         return function_client("renew_watches").post("/", headers={"Authorization": f"Bearer {token}"})
 
+    def push(self, email: str = ALICE, history_id: int = 1) -> Any:
+        """Gmail's notification, as Pub/Sub pushes it: an envelope and an OIDC token."""
+        data = base64.b64encode(
+            json.dumps({"emailAddress": email, "historyId": history_id}).encode()
+        ).decode()
+        envelope = {
+            "message": {"data": data, "messageId": "1"},
+            "subscription": "projects/p/subscriptions/gmail",
+        }
+        token = self.standin.oauth.mint_id_token(audience=PUSH_AUDIENCE, email=PUSH_ACCOUNT)
+        return function_client("gmail_push").post(
+            "/", json=envelope, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def deliver(self, *, limit: int = 50) -> list[int]:
+        """Plays our push subscription: queued sync requests go to sync_worker until none is left.
+        Returns each delivery's status; a failed one (5xx) is delivered again, as Pub/Sub would."""
+        worker = cloud_event_client("sync_worker")
+        statuses: list[int] = []
+        subscriber = pubsub_v1.SubscriberClient()
+        while len(statuses) < limit:
+            response = pull_now(subscriber, max_messages=1)
+            if not response.received_messages:
+                return statuses
+            received = response.received_messages[0]
+            answer = worker.post("/", json=push_envelope(received.message.data, received.message.message_id))
+            statuses.append(answer.status_code)
+            if answer.status_code < 300:
+                subscriber.acknowledge(subscription=SYNC_SUBSCRIPTION, ack_ids=[received.ack_id])
+            else:  # nack: redelivered at once
+                subscriber.modify_ack_deadline(
+                    subscription=SYNC_SUBSCRIPTION, ack_ids=[received.ack_id], ack_deadline_seconds=0
+                )
+        return statuses
+
+
+def push_envelope(data: bytes, message_id: str = "1") -> dict[str, Any]:
+    """What a Pub/Sub push subscription POSTs; functions-framework turns it into a CloudEvent."""
+    return {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "messageId": message_id,
+            "publishTime": "2026-11-21T00:00:00Z",
+        },
+        "subscription": f"projects/{TEST_PROJECT}/subscriptions/sync-worker",
+    }
+
+
+def pull_now(subscriber: pubsub_v1.SubscriberClient, *, max_messages: int) -> Any:
+    """What is queued now. Without return_immediately the emulator holds an empty pull for seconds."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return subscriber.pull(
+            subscription=SYNC_SUBSCRIPTION, max_messages=max_messages, return_immediately=True, timeout=10
+        )
+
+
+def cloud_event_client(target: str) -> FlaskClient:
+    from tests.conftest import REPO_ROOT
+
+    source = REPO_ROOT / "functions" / target / "main.py"
+    return functions_framework.create_app(target, str(source), "cloudevent").test_client()
+
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
@@ -150,7 +219,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def sync_requests() -> list[dict[str, Any]]:
-    response = pubsub_v1.SubscriberClient().pull(subscription=SYNC_SUBSCRIPTION, max_messages=20, timeout=10)
+    subscriber = pubsub_v1.SubscriberClient()
+    response = pull_now(subscriber, max_messages=20)
+    if response.received_messages:
+        subscriber.acknowledge(
+            subscription=SYNC_SUBSCRIPTION,
+            ack_ids=[received.ack_id for received in response.received_messages],
+        )
     return [json.loads(received.message.data) for received in response.received_messages]
 
 
@@ -174,6 +249,8 @@ def connect_world(stack_environment: dict[str, str], crm_backend: CrmBackend) ->
             "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
             "SCHEDULER_AUDIENCES": SCHEDULER_AUDIENCE,
             "SCHEDULER_SERVICE_ACCOUNTS": SCHEDULER_ACCOUNT,
+            "PUSH_AUDIENCES": PUSH_AUDIENCE,
+            "PUSH_SERVICE_ACCOUNTS": PUSH_ACCOUNT,
         }
         os.environ.update(environment)
         reset_container()

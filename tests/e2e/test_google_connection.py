@@ -24,6 +24,13 @@ CONNECTION_DOC = "tenants/acme/connections/user-1"
 GRANT_DOC = f"{CONNECTION_DOC}/grant/refresh_token"
 
 
+def watch_due_for_renewal(user: str = "user-1") -> None:
+    """Time passes: the Gmail watch now ends within the renewal window."""
+    client().document(f"tenants/acme/connections/{user}").update(
+        {"watches.gmail.expires_at": datetime.now(UTC) + timedelta(hours=1)}
+    )
+
+
 def stored_connection_paths() -> list[str]:
     return [path for path in all_document_paths() if "/connections/" in path]
 
@@ -195,6 +202,7 @@ def test_a_later_invalid_grant_turns_into_needs_reconnect_without_a_retry_loop(
 ) -> None:
     connect_world.connect()
     connect_world.standin.oauth.revoke_account(ALICE)
+    watch_due_for_renewal()
     from shared.composition import reset_container
 
     reset_container()  # a fresh instance: no access token in memory, so the renewal must refresh
@@ -213,17 +221,29 @@ def test_a_later_invalid_grant_turns_into_needs_reconnect_without_a_retry_loop(
         "needs_reconnect": 0,
         "failed": 0,
         "skipped": 0,
+        "safety_net_syncs": 0,
     }
     assert (
         len(connect_world.standin.calls.calls(method_id="oauth.token")) == refreshes
     )  # skipped, not retried
 
 
-def test_renewal_extends_an_active_watch(connect_world: ConnectDriver) -> None:
+def test_renewal_extends_a_watch_that_ends_soon_and_leaves_a_fresh_one(connect_world: ConnectDriver) -> None:
     connect_world.connect()
-    answer = connect_world.renew_watches()
-    assert answer.get_json()["renewed"] == 1
+    assert connect_world.renew_watches().get_json()["renewed"] == 0  # seven days left: nothing to do
+    watch_due_for_renewal()
+    assert connect_world.renew_watches().get_json()["renewed"] == 1
     assert len(connect_world.standin.calls.calls(method_id="gmail.users.watch")) == 2
+    expires = datetime.fromisoformat(connect_world.status().get_json()["watches"]["gmail"]["expires_at"])
+    assert expires - datetime.now(UTC) > timedelta(days=6)
+
+
+def test_a_connection_without_a_recent_sync_gets_one_safety_net_sync(connect_world: ConnectDriver) -> None:
+    connect_world.connect()
+    sync_requests()  # the first syncs of the connect
+    assert connect_world.renew_watches().get_json()["safety_net_syncs"] == 1
+    assert connect_world.renew_watches().get_json()["safety_net_syncs"] == 0  # one pending already
+    assert [(r["source"], r["reason"]) for r in sync_requests()] == [("gmail", "safety_net")]
 
 
 def test_renew_watches_refuses_a_call_without_the_schedulers_token(connect_world: ConnectDriver) -> None:
@@ -281,6 +301,7 @@ def test_a_reconnect_of_the_same_account_keeps_the_synced_data_and_cursors(
     )
     created_at = connect_world.status().get_json()["created_at"]
     connect_world.standin.oauth.revoke_account(ALICE)
+    watch_due_for_renewal()
     connect_world.renew_watches()
     assert connect_world.status().get_json()["status"] == "needs_reconnect"
 
@@ -383,4 +404,5 @@ def test_a_rotated_token_key_reseals_the_grant_on_its_next_use(connect_world: Co
     get_container().lifecycle.credentials("acme", "user-1")
     resealed = client().document(GRANT_DOC).get().to_dict()
     assert int(resealed["key_version"]) == int(sealed_under) + 1
+    watch_due_for_renewal()
     assert connect_world.renew_watches().get_json()["renewed"] == 1  # and it still opens

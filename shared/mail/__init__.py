@@ -1,0 +1,1 @@
+"""Mail: Gmail synced into Firestore, the copies' shape, and the correspondents who become contacts."""

@@ -1,0 +1,252 @@
+"""Every Firestore query of the mail reads has a composite index declared in infra/firestore/indexes.json.
+
+The emulator serves any query without an index; production refuses one (FAILED_PRECONDITION) until the
+index exists. So this checks, without a server, (1) each shape in ``QUERY_SHAPES`` against the declared
+indexes, and (2) that the queries the code really builds, for every combination of filters, are exactly
+those shapes (each query is captured where it would be sent, compiled, and read back).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import firestore
+
+from shared.errors import NotFound
+from shared.mail import queries
+from shared.mail.queries import DOCUMENT_ID, QUERY_SHAPES, QueryShape
+from shared.storage.firestore import TenantScope
+from tests.conftest import REPO_ROOT
+
+INDEXES = REPO_ROOT / "infra" / "firestore" / "indexes.json"
+ORDERS = {"ASCENDING", "DESCENDING"}
+Field = tuple[str, str]  # (field path, "ASCENDING" | "DESCENDING" | "CONTAINS")
+
+
+def declared() -> dict[str, Any]:
+    return json.loads(INDEXES.read_text())
+
+
+def declared_indexes() -> list[tuple[str, tuple[Field, ...]]]:
+    return [
+        (
+            index["collectionGroup"],
+            tuple((f["fieldPath"], f.get("order") or f["arrayConfig"]) for f in index["fields"]),
+        )
+        for index in declared()["indexes"]
+    ]
+
+
+def _without_implicit_name(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    """Every index ends in __name__, in the direction of its last field: written or not, the same."""
+    if len(fields) >= 2 and fields[-1][0] == DOCUMENT_ID and fields[-1][1] == fields[-2][1]:
+        return fields[:-1]
+    return fields
+
+
+def serves(index_fields: tuple[Field, ...], shape: QueryShape) -> bool:
+    """Firestore's rule: the equality and array-contains fields in any order first, then exactly the
+    query's order (ranges are on order fields here, so they add nothing), __name__ implied last."""
+    fields = _without_implicit_name(index_fields)
+    order = _without_implicit_name(tuple(shape.order))
+    prefix, suffix = fields[: len(fields) - len(order)], fields[len(fields) - len(order) :]
+    if suffix != order:
+        return False
+    wanted = {(name, "EQ") for name in shape.equality}
+    if shape.array_contains is not None:
+        wanted.add((shape.array_contains, "CONTAINS"))
+    found = {(name, "CONTAINS" if mode == "CONTAINS" else "EQ") for name, mode in prefix}
+    return len(prefix) == len(wanted) and found == wanted
+
+
+def needs_composite(shape: QueryShape) -> bool:
+    fields = {*shape.equality, *shape.ranges, *(name for name, _ in shape.order)}
+    if shape.array_contains is not None:
+        fields.add(shape.array_contains)
+    return len(fields - {DOCUMENT_ID}) > 1
+
+
+# --- the declaration itself -----------------------------------------------------------------------------
+
+
+def test_the_index_file_is_in_firestores_format() -> None:
+    document = declared()
+    assert set(document) == {"indexes", "fieldOverrides"}
+    for index in document["indexes"]:
+        assert set(index) == {"collectionGroup", "queryScope", "fields"}
+        assert index["queryScope"] == "COLLECTION"  # every read is below one tenant, never a group query
+        assert len(index["fields"]) >= 2
+        for field in index["fields"]:
+            assert set(field) in ({"fieldPath", "order"}, {"fieldPath", "arrayConfig"}), field
+            assert field.get("order", "ASCENDING") in ORDERS
+            assert field.get("arrayConfig", "CONTAINS") == "CONTAINS"
+        assert sum("arrayConfig" in field for field in index["fields"]) <= 1
+    for override in document["fieldOverrides"]:
+        assert {"collectionGroup", "fieldPath", "indexes"} <= set(override)
+
+
+def test_no_index_is_declared_twice() -> None:
+    indexes = declared_indexes()
+    normalised = [(group, _without_implicit_name(fields)) for group, fields in indexes]
+    assert len(set(normalised)) == len(normalised)
+
+
+# --- the shapes against the declaration -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(QUERY_SHAPES))
+def test_each_query_shape_has_its_index(name: str) -> None:
+    shape = QUERY_SHAPES[name]
+    assert all(field in {f for f, _ in shape.order} for field in shape.ranges), (
+        "a range on a field that is not ordered on would need Firestore's multi-inequality indexes"
+    )
+    if not needs_composite(shape):
+        return
+    matching = [
+        fields for group, fields in declared_indexes() if group == shape.collection and serves(fields, shape)
+    ]
+    assert matching, f"no index in {INDEXES.name} serves the query shape {name}: {shape}"
+
+
+def test_every_declared_index_serves_some_query() -> None:
+    for group, fields in declared_indexes():
+        assert any(shape.collection == group and serves(fields, shape) for shape in QUERY_SHAPES.values()), (
+            f"index {group} {fields} serves no query of the code: remove it or add its query shape"
+        )
+
+
+def test_the_matching_rule_refuses_what_firestore_refuses() -> None:
+    shape = QUERY_SHAPES["messages:label_ids"]
+    exact = (("connection_id", "ASCENDING"), ("label_ids", "CONTAINS"), ("received_at", "DESCENDING"))
+    assert serves(exact, shape)
+    assert serves((*exact, (DOCUMENT_ID, "DESCENDING")), shape)
+    assert not serves((*exact[:2], ("received_at", "ASCENDING")), shape)  # the wrong direction
+    assert not serves((exact[0], exact[2]), shape)  # the array field missing
+    assert not serves((("thread_id", "ASCENDING"), *exact), shape)  # an equality the query lacks
+
+
+# --- the queries the code builds are the shapes ---------------------------------------------------------
+
+
+def _shape_of(query: Any) -> QueryShape:
+    """Read a built query back as (equality, array-contains, ranges, order) from what would be sent."""
+    structured = query._to_protobuf()
+    where = structured.where
+    filters = (
+        [item.field_filter for item in where.composite_filter.filters]
+        if where.composite_filter.filters
+        else ([where.field_filter] if where.field_filter.field.field_path else [])
+    )
+    equality, ranges, array = [], [], None
+    for item in filters:
+        operator = type(item).Operator(item.op).name
+        if operator == "EQUAL":
+            equality.append(item.field.field_path)
+        elif operator == "ARRAY_CONTAINS":
+            assert array is None, "two array-contains filters: Firestore refuses the query"
+            array = item.field.field_path
+        else:
+            assert operator in {"LESS_THAN", "LESS_THAN_OR_EQUAL", "GREATER_THAN", "GREATER_THAN_OR_EQUAL"}
+            ranges.append(item.field.field_path)
+    order = tuple(
+        (item.field.field_path, "ASCENDING" if item.direction == 1 else "DESCENDING")
+        for item in structured.order_by
+    )
+    return QueryShape(
+        collection=structured.from_[0].collection_id,
+        equality=tuple(equality),
+        array_contains=array,
+        ranges=tuple(dict.fromkeys(ranges)),
+        order=order,
+    )
+
+
+def _matches_declared_shape(sent: QueryShape) -> bool:
+    for shape in QUERY_SHAPES.values():
+        if (
+            shape.collection == sent.collection
+            and set(shape.equality) == set(sent.equality)
+            and shape.array_contains == sent.array_contains
+            and set(sent.ranges) <= set(shape.ranges)
+            and shape.order == sent.order
+        ):
+            return True
+    return False
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    captured: list[Any] = []
+
+    def run(query: Any) -> list[Any]:
+        captured.append(query)
+        return []
+
+    monkeypatch.setattr(queries, "_run", run)
+    return captured
+
+
+@pytest.fixture
+def scope() -> TenantScope:
+    # No server is contacted: queries are only built and compiled.
+    return TenantScope(firestore.Client(project="index-check", credentials=AnonymousCredentials()), "acme")
+
+
+AFTER = datetime(2024, 1, 1, tzinfo=UTC)
+BEFORE = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("thread", "label", "correspondent", "after", "before"),
+    list(itertools.product([False, True], repeat=5)),
+)
+def test_every_message_listing_sends_a_declared_indexed_shape(
+    sent: list[Any],
+    scope: TenantScope,
+    thread: bool,
+    label: bool,
+    correspondent: bool,
+    after: bool,
+    before: bool,
+) -> None:
+    page = queries.list_messages(
+        scope,
+        "user-1",
+        thread_id="18f0a1b2c3d4e5f6" if thread else None,
+        label="INBOX" if label else None,
+        correspondent="Ann@Example.com" if correspondent else None,
+        received_after=AFTER if after else None,
+        received_before=BEFORE if before else None,
+        page_size=10,
+        page_token=None,
+    )
+    assert page.items == []
+    assert sent, "the listing sent no query"
+    for query in sent:
+        shape = _shape_of(query)
+        assert _matches_declared_shape(shape), shape
+        assert not needs_composite(shape) or any(
+            group == shape.collection and serves(fields, shape) for group, fields in declared_indexes()
+        ), shape
+
+
+def test_the_thread_view_sends_its_declared_shape(sent: list[Any], scope: TenantScope) -> None:
+    with pytest.raises(NotFound):
+        queries.get_thread(scope, "user-1", "18f0a1b2c3d4e5f6")
+    assert [_shape_of(query) for query in sent] == [QUERY_SHAPES["thread"]]
+
+
+@pytest.mark.parametrize("prefix", [None, "ann"])
+def test_the_contact_listing_sends_its_declared_shape(
+    sent: list[Any], scope: TenantScope, prefix: str | None
+) -> None:
+    queries.list_contacts(scope, page_size=5, page_token=None, query=prefix)
+    (query,) = sent
+    shape = _shape_of(query)
+    assert _matches_declared_shape(shape), shape
+    assert shape.ranges == (("email",) if prefix else ())
