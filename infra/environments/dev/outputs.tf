@@ -14,7 +14,7 @@ output "topic_ids" {
 }
 
 output "service_account_emails" {
-  description = "Runtime service account per function, plus the function builder and the Cloud Scheduler invoker."
+  description = "Runtime service account per function, plus the function builder, the Cloud Scheduler invoker and the Pub/Sub push invokers."
   value       = module.platform.service_account_emails
 }
 
@@ -36,4 +36,14 @@ output "source_bucket" {
 output "function_source_objects" {
   description = "Source object each function runs from; note it before a deploy to know what to roll back to."
   value       = module.platform.function_source_objects
+}
+
+output "push_subscriptions" {
+  description = "Push subscription id per name."
+  value       = module.platform.push_subscriptions
+}
+
+output "dead_letters" {
+  description = "Per push subscription: dead-letter topic, inspection subscription and replay topic (infra/README.md, \"Dead letters\")."
+  value       = module.platform.dead_letters
 }

@@ -102,6 +102,36 @@ variable "api" {
   default = {}
 }
 
+variable "push_coalesce_seconds" {
+  description = "Seconds a queued sync of a mailbox absorbs further pushes and safety-net requests. Null: the module's default (30)."
+  type        = number
+  default     = null
+}
+
+variable "sync_worker_max_instances" {
+  description = "Most sync-worker instances (concurrent syncs). Null: the module's default (20)."
+  type        = number
+  default     = null
+}
+
+variable "gmail_price_list" {
+  description = "Gmail quota price list, \"2026-05\" or \"legacy\" (projects created before 2026-05-01). Null: the module's default (\"2026-05\")."
+  type        = string
+  default     = null
+}
+
+variable "gmail_user_units_per_minute" {
+  description = "Per-user Gmail quota units per minute to pace to. Null: the price list's own figure."
+  type        = number
+  default     = null
+}
+
+variable "alert_notification_channels" {
+  description = "Notification channel ids (projects/<project>/notificationChannels/<id>) of the dead-letter alerts. Null: none."
+  type        = list(string)
+  default     = null
+}
+
 variable "labels" {
   description = "Extra labels on every labelled resource."
   type        = map(string)

@@ -6,10 +6,13 @@ locals {
   # A gen2 function's cloudfunctions.net URL is fixed by region, project and name, so it is computed
   # here: oauth-callback and renew-watches need their own URL in their environment, which read from the
   # function would be a dependency cycle. Not a variable, so the URL the code uses cannot drift from
-  # where the function lives; check "function_urls" compares it with the URL Google reports.
+  # where the function lives; check "function_urls" compares it with the URL Google reports. The push
+  # subscriptions (push.tf) use these as endpoint and OIDC audience.
   function_base_url  = "https://${var.region}-${var.project_id}.cloudfunctions.net"
   oauth_callback_url = "${local.function_base_url}/oauth-callback"
   renew_watches_url  = "${local.function_base_url}/renew-watches"
+  gmail_push_url     = "${local.function_base_url}/gmail-push"
+  sync_worker_url    = "${local.function_base_url}/sync-worker"
 
   # The code sends Google's consent back to <OAUTH_CALLBACK_URL>/callback: the client's redirect URI.
   oauth_redirect_uri = "${local.oauth_callback_url}/callback"
@@ -23,13 +26,29 @@ locals {
     MAIL_READ_STATE_WRITE_BACK = tostring(var.mail_read_state_write_back)
   }
 
+  # How the Gmail client paces itself: the sync and the api's attachment download must agree.
+  gmail_quota_environment = merge(
+    { GMAIL_PRICE_LIST = var.gmail_price_list },
+    # Unset rather than empty: an empty string is not a number to the settings parser.
+    var.gmail_user_units_per_minute == null ? {} : { GMAIL_USER_UNITS_PER_MINUTE = tostring(var.gmail_user_units_per_minute) },
+  )
+
   renew_watches_timeout_seconds = 540
+
+  # A sync stops after its budget and queues its continuation, well inside the function's timeout; the
+  # lease outlives the timeout, so a live sync never loses it, and a crashed one blocks for at most that
+  # long. The push subscription's ack deadline (push.tf) is above the timeout.
+  sync_worker_timeout_seconds = 540
+  sync_time_budget_seconds    = 420
+  sync_lease_seconds          = 600
 
   # Runtime identity per function, for the bindings below, in pubsub.tf and in secrets.tf.
   function_members = {
     api            = module.api.service_account_member
+    gmail-push     = module.gmail_push.service_account_member
     oauth-callback = module.oauth_callback.service_account_member
     renew-watches  = module.renew_watches.service_account_member
+    sync-worker    = module.sync_worker.service_account_member
   }
 }
 
@@ -46,7 +65,8 @@ module "api" {
   build_service_account = google_service_account.function_builder.id
   labels                = local.labels
 
-  environment_variables = merge(local.oauth_environment, {
+  # The gmail quota settings pace the attachment download (shared/api/endpoints.py).
+  environment_variables = merge(local.oauth_environment, local.gmail_quota_environment, {
     ENVIRONMENT             = var.environment
     GOOGLE_CLOUD_PROJECT    = var.project_id
     CRM_JWT_ISSUER          = var.crm_jwt_issuer
@@ -124,6 +144,12 @@ module "renew_watches" {
     # Cloud Run IAM checks Scheduler's token (only scheduler-invoker may invoke) and hands the code
     # the token with its signature removed, so a second check in code ("oidc") would refuse every run.
     SCHEDULER_AUTH = "platform"
+    # Safety-net syncs for connections without a recent success (lost pushes), coalesced like pushes.
+    SYNC_REQUESTS_TOPIC      = module.topics["sync-requests"].name
+    PUSH_COALESCE_SECONDS    = tostring(var.push_coalesce_seconds)
+    SAFETY_NET_AFTER_SECONDS = "3600"
+    # Two days: a watch lives 7 days and the job runs daily, so a failed renewal has a second day.
+    WATCH_RENEW_WITHIN_SECONDS = "172800"
   }
 
   memory          = "512Mi"
@@ -142,6 +168,93 @@ module "renew_watches" {
   ]
 }
 
+module "gmail_push" {
+  source = "../function"
+
+  project               = var.project_id
+  region                = var.region
+  name                  = "gmail-push"
+  description           = "Gmail change notifications, pushed by Pub/Sub (gmail-notifications-push); each queues at most one sync."
+  entry_point           = "gmail_push"
+  source_zip_path       = var.function_source_zips["gmail_push"]
+  bucket                = google_storage_bucket.function_sources.name
+  build_service_account = google_service_account.function_builder.id
+  labels                = local.labels
+
+  environment_variables = {
+    ENVIRONMENT           = var.environment
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    SYNC_REQUESTS_TOPIC   = module.topics["sync-requests"].name
+    PUSH_COALESCE_SECONDS = tostring(var.push_coalesce_seconds)
+    # Cloud Run IAM checks the push token (only gmail-push-invoker may invoke) and strips its signature,
+    # so the code must not verify it again. Audience and account stay set for switching to "oidc".
+    PUSH_AUTH             = "platform"
+    PUSH_AUDIENCES        = local.gmail_push_url
+    PUSH_SERVICE_ACCOUNTS = local.push_invoker_emails["gmail-push-invoker"]
+  }
+
+  memory = "512Mi"
+  # No longer than the subscription's ack deadline: Pub/Sub has redelivered by then anyway, and a
+  # push is only a hint (coalesced, and the stored cursor is the truth).
+  timeout_seconds = 20
+  max_instances   = 10
+
+  # Pub/Sub push comes from outside any VPC, so ingress is open; IAM is the gate.
+  ingress_settings = "ALLOW_ALL"
+  invokers         = ["serviceAccount:${local.push_invoker_emails["gmail-push-invoker"]}"]
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.function_builder,
+    google_service_account.push_invoker, # the invoker binding names it
+  ]
+}
+
+# sync_worker is deployed with an HTTP trigger, not a Pub/Sub one: the subscription a gen2 Pub/Sub
+# trigger creates cannot carry a dead-letter policy, so our own push subscription (sync-requests-push,
+# push.tf) posts to this URL. The code's @functions_framework.cloud_event decorator sets the signature
+# type (it wins over the HTTP deployment's default), and functions-framework turns the raw push
+# envelope into a CloudEvent, so the handler keeps its cloud_event signature.
+module "sync_worker" {
+  source = "../function"
+
+  project               = var.project_id
+  region                = var.region
+  name                  = "sync-worker"
+  description           = "Carries out one sync request, pushed by Pub/Sub (sync-requests-push) with retries and a dead-letter topic."
+  entry_point           = "sync_worker"
+  source_zip_path       = var.function_source_zips["sync_worker"]
+  bucket                = google_storage_bucket.function_sources.name
+  build_service_account = google_service_account.function_builder.id
+  labels                = local.labels
+
+  environment_variables = merge(local.gmail_quota_environment, {
+    ENVIRONMENT              = var.environment
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+    GOOGLE_OAUTH_CLIENT_ID   = var.google_oauth_client_id
+    SYNC_REQUESTS_TOPIC      = module.topics["sync-requests"].name
+    SYNC_TIME_BUDGET_SECONDS = tostring(local.sync_time_budget_seconds)
+    SYNC_LEASE_SECONDS       = tostring(local.sync_lease_seconds)
+    GMAIL_MAX_IN_FLIGHT      = "10"
+  })
+
+  memory          = "512Mi"
+  timeout_seconds = local.sync_worker_timeout_seconds
+  max_instances   = var.sync_worker_max_instances
+  # One sync per instance: the Gmail client's transport (httplib2) is not thread-safe.
+  concurrency = 1
+
+  # Pub/Sub push comes from outside any VPC, so ingress is open; IAM is the gate.
+  ingress_settings = "ALLOW_ALL"
+  invokers         = ["serviceAccount:${local.push_invoker_emails["sync-worker-invoker"]}"]
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.function_builder,
+    google_service_account.push_invoker, # the invoker binding names it
+  ]
+}
+
 resource "google_project_iam_member" "firestore_user" {
   # Firestore grants exist only on the project (it holds one database). Read and write documents; no
   # administration of the database, its indexes or exports.
@@ -154,7 +267,12 @@ resource "google_project_iam_member" "firestore_user" {
 
 check "function_urls" {
   assert {
-    condition     = module.oauth_callback.url == local.oauth_callback_url && module.renew_watches.url == local.renew_watches_url
-    error_message = "Google reports URLs for oauth-callback or renew-watches other than the ones computed in functions.tf: OAUTH_CALLBACK_URL, the OAuth redirect URI and the Scheduler target would be wrong."
+    condition = alltrue([
+      module.oauth_callback.url == local.oauth_callback_url,
+      module.renew_watches.url == local.renew_watches_url,
+      module.gmail_push.url == local.gmail_push_url,
+      module.sync_worker.url == local.sync_worker_url,
+    ])
+    error_message = "Google reports function URLs other than the ones computed in functions.tf: OAUTH_CALLBACK_URL, the OAuth redirect URI, the Scheduler target or a push endpoint would be wrong."
   }
 }

@@ -1,9 +1,11 @@
 output "function_urls" {
-  description = "HTTPS URL per function name. api: its run.app URL (the CRM's ID token audience); the others: their cloudfunctions.net URL, which the OAuth client and the Scheduler job use."
+  description = "HTTPS URL per function name. api: its run.app URL (the CRM's ID token audience); the others: their cloudfunctions.net URL, which the OAuth client, the Scheduler job and the push subscriptions use."
   value = {
     api            = module.api.uri
+    gmail-push     = local.gmail_push_url
     oauth-callback = local.oauth_callback_url
     renew-watches  = local.renew_watches_url
+    sync-worker    = local.sync_worker_url
   }
 }
 
@@ -18,13 +20,34 @@ output "topic_ids" {
 }
 
 output "service_account_emails" {
-  description = "Service account per function (runtime identity), plus the function builder and the Cloud Scheduler invoker."
+  description = "Service account per function (runtime identity), plus the function builder, the Cloud Scheduler invoker and the Pub/Sub push invokers."
+  value = merge(
+    {
+      api               = module.api.service_account_email
+      gmail-push        = module.gmail_push.service_account_email
+      oauth-callback    = module.oauth_callback.service_account_email
+      renew-watches     = module.renew_watches.service_account_email
+      sync-worker       = module.sync_worker.service_account_email
+      function-builder  = google_service_account.function_builder.email
+      scheduler-invoker = google_service_account.scheduler_invoker.email
+    },
+    { for id, account in google_service_account.push_invoker : id => account.email },
+  )
+}
+
+output "push_subscriptions" {
+  description = "Push subscription id per name (gmail-notifications-push, sync-requests-push)."
+  value       = { for name, subscription in google_pubsub_subscription.push : name => subscription.id }
+}
+
+output "dead_letters" {
+  description = "Per push subscription: its dead-letter topic, the pull subscription to inspect it, and the topic to republish replays to (infra/README.md, \"Dead letters\")."
   value = {
-    api               = module.api.service_account_email
-    oauth-callback    = module.oauth_callback.service_account_email
-    renew-watches     = module.renew_watches.service_account_email
-    function-builder  = google_service_account.function_builder.email
-    scheduler-invoker = google_service_account.scheduler_invoker.email
+    for name, settings in local.push_subscriptions : name => {
+      dead_letter_topic       = module.topics[settings.dead_letter_topic].id
+      inspection_subscription = google_pubsub_subscription.dead_letter_inspect[name].name
+      replay_topic            = module.topics[settings.topic].name
+    }
   }
 }
 
@@ -49,8 +72,10 @@ output "function_source_objects" {
   description = "Source object each function was built from (functions/<name>/<sha256>.zip)."
   value = {
     api            = module.api.source_object
+    gmail-push     = module.gmail_push.source_object
     oauth-callback = module.oauth_callback.source_object
     renew-watches  = module.renew_watches.source_object
+    sync-worker    = module.sync_worker.source_object
   }
 }
 

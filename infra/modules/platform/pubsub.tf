@@ -1,15 +1,26 @@
 # Topics and their publishers. Each publisher is bound on the topic it needs, never on the project.
-# Workers' push subscriptions (retry policy, dead-letter topic) arrive with the workers.
+# Push subscriptions, their dead-letter topics' subscriptions and the Pub/Sub service agent: push.tf.
 
 locals {
   # Gmail's users.watch publishes as this Google-owned account; without the grant, watch() fails.
   gmail_push_publisher = "serviceAccount:gmail-api-push@system.gserviceaccount.com"
 
   topic_publishers = {
-    "sync-requests"       = [module.api.service_account_member, module.oauth_callback.service_account_member]
+    # api and oauth-callback queue syncs; gmail-push on a Gmail notification; renew-watches as a safety
+    # net; sync-worker its own continuations.
+    "sync-requests" = [
+      module.api.service_account_member,
+      module.oauth_callback.service_account_member,
+      module.gmail_push.service_account_member,
+      module.renew_watches.service_account_member,
+      module.sync_worker.service_account_member,
+    ]
     "outbound-requests"   = [module.api.service_account_member]
     "purge-requests"      = [module.api.service_account_member]
     "gmail-notifications" = [local.gmail_push_publisher]
+    # Pub/Sub itself forwards undeliverable messages here, as its service agent.
+    "gmail-notifications-dead-letter" = [local.pubsub_service_agent]
+    "sync-requests-dead-letter"       = [local.pubsub_service_agent]
   }
 }
 

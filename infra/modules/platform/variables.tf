@@ -114,8 +114,8 @@ variable "function_source_zips" {
 
   validation {
     # Keys are function directory names (functions/<name>/main.py), hence the underscores.
-    condition     = length(setsubtract(["api", "oauth_callback", "renew_watches"], keys(var.function_source_zips))) == 0
-    error_message = "The function_source_zips map needs \"api\", \"oauth_callback\" and \"renew_watches\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
+    condition     = length(setsubtract(["api", "gmail_push", "oauth_callback", "renew_watches", "sync_worker"], keys(var.function_source_zips))) == 0
+    error_message = "The function_source_zips map needs \"api\", \"gmail_push\", \"oauth_callback\", \"renew_watches\" and \"sync_worker\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
   }
 
   validation {
@@ -182,6 +182,65 @@ variable "api" {
   })
   default  = {}
   nullable = false
+}
+
+variable "push_coalesce_seconds" {
+  description = "After a Gmail push or a safety net queues a sync of a mailbox, further ones wait this long (PUSH_COALESCE_SECONDS)."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.push_coalesce_seconds > 0
+    error_message = "The push_coalesce_seconds must be more than 0."
+  }
+}
+
+variable "sync_worker_max_instances" {
+  description = "Most sync-worker instances at once; each runs one sync, so this caps concurrent syncs, Firestore writes and Gmail calls."
+  type        = number
+  default     = 20
+  nullable    = false
+
+  validation {
+    condition     = var.sync_worker_max_instances >= 1 && floor(var.sync_worker_max_instances) == var.sync_worker_max_instances
+    error_message = "The sync_worker_max_instances must be a whole number, 1 or more."
+  }
+}
+
+variable "gmail_price_list" {
+  description = "Gmail quota prices the sync paces itself to (GMAIL_PRICE_LIST): \"2026-05\" for projects created from 2026-05-01, \"legacy\" for older ones."
+  type        = string
+  default     = "2026-05"
+  nullable    = false
+
+  validation {
+    condition     = contains(["2026-05", "legacy"], var.gmail_price_list)
+    error_message = "The gmail_price_list must be \"2026-05\" or \"legacy\"."
+  }
+}
+
+variable "gmail_user_units_per_minute" {
+  description = "Per-user Gmail quota units per minute to pace to (GMAIL_USER_UNITS_PER_MINUTE). Null: the price list's own figure."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.gmail_user_units_per_minute == null || try(var.gmail_user_units_per_minute > 0 && floor(var.gmail_user_units_per_minute) == var.gmail_user_units_per_minute, false)
+    error_message = "The gmail_user_units_per_minute must be null or a whole number above 0."
+  }
+}
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channels (projects/<project>/notificationChannels/<id>) of the dead-letter alerts. Empty: incidents show in the console only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for c in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "Each alert_notification_channels entry must be a channel id such as projects/my-project/notificationChannels/123."
+  }
 }
 
 variable "labels" {
