@@ -94,6 +94,13 @@ QUERY_SHAPES: dict[str, QueryShape] = {
     },
     "thread": QueryShape(MESSAGES, equality=("connection_id", "thread_id"), order=_OLDEST),
     # Ties broken by email, unique per contact (the id is its hash): a page token never carries it.
+    # A resync's sweep: copies not seen by the latest full sync.
+    "sync_sweep": QueryShape(
+        MESSAGES,
+        equality=("connection_id",),
+        ranges=("sync_generation",),
+        order=(("sync_generation", "ASCENDING"),),
+    ),
     "contacts": QueryShape(
         CONTACTS, ranges=("email",), order=(("last_contact_ms", "DESCENDING"), ("email", "ASCENDING"))
     ),

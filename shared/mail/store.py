@@ -244,12 +244,13 @@ class MailStore:
 
     def sweep_unseen(self, generation: int) -> int:
         """After a resync: copies Gmail no longer has (not seen by it), unless attached, are removed."""
-        from google.cloud.firestore_v1.base_query import FieldFilter
+        from shared.mail.queries import QUERY_SHAPES, RangeFilter, build_query
 
-        query = (
-            self._scope.collection(MESSAGES)
-            .where(filter=FieldFilter("connection_id", "==", self._connection_id))
-            .where(filter=FieldFilter("sync_generation", "<", generation))
+        query = build_query(
+            self._scope.collection(MESSAGES),
+            QUERY_SHAPES["sync_sweep"],
+            equal={"connection_id": self._connection_id},
+            ranges=[RangeFilter("sync_generation", "<", generation)],
         )
         with translated_errors():
             stale = [snapshot.reference for snapshot in query.stream()]

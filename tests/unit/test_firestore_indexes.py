@@ -250,3 +250,14 @@ def test_the_contact_listing_sends_its_declared_shape(
     shape = _shape_of(query)
     assert _matches_declared_shape(shape), shape
     assert shape.ranges == (("email",) if prefix else ())
+
+
+def test_the_push_lookup_by_address_has_its_collection_group_index() -> None:
+    # gmail_push finds connections across tenants: collection_group("connections") where google_email ==.
+    overrides = [
+        override
+        for override in declared()["fieldOverrides"]
+        if (override["collectionGroup"], override["fieldPath"]) == ("connections", "google_email")
+    ]
+    assert overrides
+    assert {"order": "ASCENDING", "queryScope": "COLLECTION_GROUP"} in overrides[0]["indexes"]
