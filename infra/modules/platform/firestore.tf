@@ -12,20 +12,9 @@ locals {
     "${index.collectionGroup}/${try(index.queryScope, "COLLECTION")}/${join(",", [for f in index.fields : "${f.fieldPath}:${try(f.order, f.arrayConfig)}"])}" => index
   }
 
-  # Single-field settings the file does not declare (yet). An entry of the file with the same
+  # Single-field exemptions the file does not declare (yet). An entry of the file with the same
   # collection/field key replaces one here, so moving an entry into the file changes nothing.
   firestore_extra_field_overrides = {
-    # gmail-push finds a mailbox's connections with a collection-group query on google_email, which
-    # needs a COLLECTION_GROUP index; the collection-scope defaults are kept.
-    "connections/google_email" = {
-      collectionGroup = "connections"
-      fieldPath       = "google_email"
-      indexes = [
-        { order = "ASCENDING", queryScope = "COLLECTION" },
-        { order = "DESCENDING", queryScope = "COLLECTION" },
-        { order = "ASCENDING", queryScope = "COLLECTION_GROUP" },
-      ]
-    }
     # Long lists on a message that no query filters or orders on (correspondents serves address
     # queries): every element would be an index entry written with each copy.
     "messages/references"  = { collectionGroup = "messages", fieldPath = "references", indexes = [] }
