@@ -308,6 +308,9 @@ class GmailSyncClient:
         units = self._quota.units("gmail.users.messages.get")
         pending = ids
         failure: _Failure | None = None
+        # googleapiclient rebuilds a resource from the discovery document on every users()/messages()
+        # call (about 0.8 ms of CPU each): take it once per batch, not once per part.
+        messages = self._service.users().messages()
         for attempt in range(self._quota.max_attempts):
             if failure is not None:
                 self._back_off(attempt, failure, calls=len(pending))
@@ -317,7 +320,7 @@ class GmailSyncClient:
             batch = self._service.new_batch_http_request(callback=functools.partial(_collect, answers))
             for message_id in pending:
                 batch.add(
-                    self._service.users().messages().get(userId="me", id=message_id, format=format),
+                    messages.get(userId="me", id=message_id, format=format),
                     request_id=message_id,
                 )
             with self._in_flight.slots(len(pending)):
