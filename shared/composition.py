@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from shared.google_apis.gmail import GmailClient
     from shared.google_apis.oauth import GoogleOAuthClient, TokenGrant
     from shared.messaging.pubsub import Publisher
+    from shared.retention.nightly import FanOut, PurgeReport, PurgeRequest
     from shared.secrets import SecretStore
     from shared.storage.firestore import TenantScope
     from shared.tenants.service import TenantService
@@ -239,6 +240,37 @@ class Container:
             safety_net_after=timedelta(seconds=settings.safety_net_after_seconds),
             clock=utc_now,
         )
+
+    def fan_out_purge(self, *, dry_run: bool) -> FanOut:
+        from shared.retention.nightly import fan_out
+        from shared.storage.firestore import TENANTS, translated_errors
+        from shared.tenants.service import utc_now
+
+        with translated_errors():
+            tenant_ids = [document.id for document in self.firestore.collection(TENANTS).list_documents()]
+        # One run id per night (a rerun the same night continues the same reports); dry runs apart.
+        run_id = utc_now().strftime("%Y%m%d") + ("-dry" if dry_run else "")
+        topic = self.settings.purge_requests_topic
+        return fan_out(
+            tenant_ids,
+            run_id=run_id,
+            dry_run=dry_run,
+            publish=lambda request: self.publisher.publish(topic, request),
+        )
+
+    def run_purge(self, request: PurgeRequest) -> PurgeReport:
+        from shared.retention.nightly import purge_tenant
+        from shared.tenants.service import utc_now
+
+        report = purge_tenant(
+            self.tenant_scope(request.tenant_id),
+            request,
+            clock=utc_now,
+            time_budget_seconds=self.settings.purge_time_budget_seconds,
+        )
+        if report.status == "continued":
+            self.publisher.publish(self.settings.purge_requests_topic, request)
+        return report
 
     @property
     def api_router(self) -> Router[Container]:

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     watch_renew_within_seconds: int = Field(
         172800, gt=0, description="renew_watches renews Gmail watches that expire within this long."
     )
+    purge_time_budget_seconds: float = Field(
+        420.0, gt=0, description="A tenant's purge stops and queues its continuation after this long."
+    )
     crash_points: str = Field(
         "", description="Local tests only: comma-separated named points where a sync crashes on purpose."
     )

@@ -17,9 +17,12 @@ from shared.connections.features import Feature
 from shared.connections.records import ConnectionRecord
 from shared.connections.service import ConnectionPage
 from shared.errors import NotFound, Permanent
+from shared.ids import ExternalId
 from shared.mail import queries as mail
 from shared.mail.records import AttachmentMeta, StoredMessage
 from shared.plans import Plan
+from shared.retention import attachments
+from shared.retention.nightly import PurgeReportPage
 from shared.tenants.service import Tenant
 
 if TYPE_CHECKING:
@@ -272,7 +275,13 @@ def get_tenant(services: Container, call: Call) -> Reply:
 
 
 def put_tenant_plan(services: Container, call: Call) -> Reply:
-    return Reply(services.tenants.change_plan(call.path["tenant_id"], call.body_as(PlanChange).plan))
+    from shared.connections.plan_effects import apply_plan_change
+
+    tenant_id = call.path["tenant_id"]
+    before = services.tenants.get(tenant_id).plan
+    tenant = services.tenants.change_plan(tenant_id, call.body_as(PlanChange).plan)
+    apply_plan_change(services, tenant_id, before, tenant.plan)  # Gmail watches stop or start at once
+    return Reply(tenant)
 
 
 def list_connections(services: Container, call: Call) -> Reply:
@@ -301,6 +310,79 @@ def delete_connection(services: Container, call: Call) -> Reply:
     return Reply(
         Disconnected(disconnected=services.lifecycle.disconnect(call.path["tenant_id"], call.path["user_id"]))
     )
+
+
+# --- attaching mail to CRM records and tasks ---------------------------------------------------------
+
+
+class AttachRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entity: attachments.CrmEntity = Field(description="The CRM record or task to attach the mail to.")
+
+
+class CrmRecordPath(BaseModel):
+    entity_type: attachments.EntityType = Field(description="The CRM's entity type: deal, lead, task, ...")
+    entity_id: ExternalId = Field(description="The CRM's id of the record or task.")
+
+
+class ThreadAttached(BaseModel):
+    attached: int = Field(
+        description="How many copies of the thread are attached to the record (a repeat answers the same)."
+    )
+
+
+class ThreadDetached(BaseModel):
+    detached: int = Field(
+        description="How many copies of the thread are no longer attached to it (a repeat answers the same)."
+    )
+
+
+def attach_message_to_crm(services: Container, call: Call) -> Reply:
+    entity = call.body_as(AttachRequest).entity
+    scope = services.tenant_scope(call.path["tenant_id"])
+    return Reply(attachments.attach_message(scope, call.path["user_id"], call.path["gmail_id"], entity))
+
+
+def detach_message_from_crm(services: Container, call: Call) -> Reply:
+    entity = call.query_as(attachments.CrmEntity)
+    scope = services.tenant_scope(call.path["tenant_id"])
+    return Reply(attachments.detach_message(scope, call.path["user_id"], call.path["gmail_id"], entity))
+
+
+def attach_thread_to_crm(services: Container, call: Call) -> Reply:
+    entity = call.body_as(AttachRequest).entity
+    scope = services.tenant_scope(call.path["tenant_id"])
+    count = attachments.attach_thread(scope, call.path["user_id"], call.path["thread_id"], entity)
+    return Reply(ThreadAttached(attached=count))
+
+
+def detach_thread_from_crm(services: Container, call: Call) -> Reply:
+    entity = call.query_as(attachments.CrmEntity)
+    scope = services.tenant_scope(call.path["tenant_id"])
+    count = attachments.detach_thread(scope, call.path["user_id"], call.path["thread_id"], entity)
+    return Reply(ThreadDetached(detached=count))
+
+
+def list_crm_record_messages(services: Container, call: Call) -> Reply:
+    page = call.query_as(PageQuery)
+    tenant_id = call.path["tenant_id"]
+    entity = attachments.CrmEntity(type=call.path["entity_type"], id=call.path["entity_id"])
+    services.tenants.get(tenant_id)  # an unknown tenant is a 404, not an empty list
+    return Reply(
+        mail.list_attached(
+            services.tenant_scope(tenant_id), entity, page_size=page.page_size, page_token=page.page_token
+        )
+    )
+
+
+def list_purge_reports(services: Container, call: Call) -> Reply:
+    from shared.retention.nightly import list_purge_reports as reports
+
+    page = call.query_as(PageQuery)
+    services.tenants.get(call.path["tenant_id"])  # an unknown tenant is a 404, not an empty list
+    scope = services.tenant_scope(call.path["tenant_id"])
+    return Reply(reports(scope, page_size=page.page_size, page_token=page.page_token))
 
 
 CONNECTION = "/v1/tenants/<tenant_id>/users/<user_id>/google-connection"
@@ -407,5 +489,66 @@ ROUTES: list[Route[Container]] = [
         list_contacts,
         mail.ContactPage,
         query_model=ContactQuery,
+    ),
+    Route(
+        "POST",
+        f"{CONNECTION}/messages/<gmail_id>/attachments-to-crm",
+        "attachMessageToCrm",
+        "Attach a synced message to a CRM record or task: kept while attached. Idempotent.",
+        attach_message_to_crm,
+        mail.MessageSummary,
+        body_model=AttachRequest,
+        path_model=MessagePath,
+        problem_statuses=(409,),
+    ),
+    Route(
+        "DELETE",
+        f"{CONNECTION}/messages/<gmail_id>/attachments-to-crm",
+        "detachMessageFromCrm",
+        "Detach a synced message from a CRM record or task (type and id in the query). Idempotent.",
+        detach_message_from_crm,
+        mail.MessageSummary,
+        query_model=attachments.CrmEntity,
+        path_model=MessagePath,
+    ),
+    Route(
+        "POST",
+        f"{CONNECTION}/threads/<thread_id>/attachments-to-crm",
+        "attachThreadToCrm",
+        "Attach every synced message of a thread to a CRM record or task. Idempotent.",
+        attach_thread_to_crm,
+        ThreadAttached,
+        body_model=AttachRequest,
+        path_model=ThreadPath,
+        problem_statuses=(409,),
+    ),
+    Route(
+        "DELETE",
+        f"{CONNECTION}/threads/<thread_id>/attachments-to-crm",
+        "detachThreadFromCrm",
+        "Detach every synced message of a thread from a CRM record or task (type and id in the query).",
+        detach_thread_from_crm,
+        ThreadDetached,
+        query_model=attachments.CrmEntity,
+        path_model=ThreadPath,
+    ),
+    Route(
+        "GET",
+        "/v1/tenants/<tenant_id>/crm-records/<entity_type>/<entity_id>/messages",
+        "listCrmRecordMessages",
+        "The synced messages attached to a CRM record or task, every user's, newest first.",
+        list_crm_record_messages,
+        mail.MessagePage,
+        query_model=PageQuery,
+        path_model=CrmRecordPath,
+    ),
+    Route(
+        "GET",
+        "/v1/tenants/<tenant_id>/purge-reports",
+        "listPurgeReports",
+        "The nightly purge's reports for the tenant, newest first: plan, retention, deleted, kept.",
+        list_purge_reports,
+        PurgeReportPage,
+        query_model=PageQuery,
     ),
 ]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     Snapshot = DocumentSnapshot[DocumentReference]
 
+    from shared.retention.attachments import CrmEntity
     from shared.storage.firestore import TenantScope
 
 Direction = Literal["ASCENDING", "DESCENDING"]
@@ -101,9 +102,17 @@ QUERY_SHAPES: dict[str, QueryShape] = {
         ranges=("sync_generation",),
         order=(("sync_generation", "ASCENDING"),),
     ),
+    # The nightly purge: unattached copies received before the cutoff, oldest first; and all before it.
+    "purge": QueryShape(
+        MESSAGES, equality=("attached_to",), ranges=("received_at",), order=(("received_at", "ASCENDING"),)
+    ),
+    "purge_older": QueryShape(MESSAGES, ranges=("received_at",), order=(("received_at", "ASCENDING"),)),
     "contacts": QueryShape(
         CONTACTS, ranges=("email",), order=(("last_contact_ms", "DESCENDING"), ("email", "ASCENDING"))
     ),
+    # The copies attached to one CRM record or task, across every connection of the tenant: the
+    # array-contains value is the whole {"type", "id"} map (equal by value), newest first.
+    "attached": QueryShape(MESSAGES, array_contains="attached_to", order=_NEWEST),
 }
 
 
@@ -351,6 +360,27 @@ def list_contacts(
             raise TypeError("a contact's last_contact_ms is not a number")
         next_token = _encode_token(listing, last, page.more.id)
     return ContactPage(items=items, next_page_token=next_token)
+
+
+def list_attached(
+    scope: TenantScope, entity: CrmEntity, *, page_size: int, page_token: str | None
+) -> MessagePage:
+    """One page of the copies attached to ``entity``, newest first, whichever user's mail they are."""
+    collection = scope.collection(MESSAGES)
+    query = build_query(collection, QUERY_SHAPES["attached"], equal={}, contains=entity.as_map())
+    listing = _listing_key("attached", scope.tenant_id, "", [entity.type, entity.id])
+    cursor = _decode_token(page_token, listing)
+    if cursor is not None:
+        at, document_id = cursor
+        query = query.start_after(
+            {"received_at": _from_micros(at), DOCUMENT_ID: collection.document(document_id)}
+        )
+    page = _scan(query, page_size, None)
+    items = [_summary(snapshot, scope.tenant_id) for snapshot in page.served]
+    next_token = None
+    if page.more is not None:
+        next_token = _encode_token(listing, _micros(page.more.get("received_at")), page.more.id)
+    return MessagePage(items=[item for item in items if item is not None], next_page_token=next_token)
 
 
 # --- scanning -----------------------------------------------------------------------------------------

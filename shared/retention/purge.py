@@ -38,12 +38,12 @@ def purge_connection_copies(scope: TenantScope, connection_id: str) -> int:
             return deleted
         for snapshot in snapshots:
             with translated_errors():
-                deleted += _delete_if_unattached(scope, snapshot.reference)
+                deleted += delete_if_unattached(scope, snapshot.reference)
         if len(snapshots) < _BATCH:
             return deleted
 
 
-def _delete_if_unattached(scope: TenantScope, reference: DocumentReference) -> bool:
+def delete_if_unattached(scope: TenantScope, reference: DocumentReference) -> bool:
     """In a transaction: re-read, and delete only if still unattached (an attach racing us wins)."""
     from google.cloud import firestore
 

@@ -1,0 +1,162 @@
+"""The nightly purge against the Firestore emulator: exactly the eligible copies, nothing else, ever."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.composition import get_container, reset_container
+from shared.mail.queries import QUERY_SHAPES, RangeFilter, build_query
+from shared.plans import PLAN_POLICIES, Plan
+from shared.retention.nightly import PURGE_REPORTS, PurgeRequest, _delete_batch, purge_tenant
+from shared.sync.crash import CrashPointReached
+from tests.firestore_reads import client
+
+NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+DEAL = {"type": "deal", "id": "d-1"}
+
+
+def seed_tenant(tenant: str, plan: str) -> None:
+    client().document(f"tenants/{tenant}").set(
+        {"tenant_id": tenant, "name": tenant, "plan": plan, "created_at": NOW, "updated_at": NOW}
+    )
+
+
+def seed_copy(
+    tenant: str, key: str, received_at: datetime, *, attached: bool = False, chunks: int = 0
+) -> None:
+    reference = client().document(f"tenants/{tenant}/messages/{key}")
+    reference.set(
+        {
+            "tenant_id": tenant,
+            "connection_id": "u1",
+            "gmail_id": key,
+            "received_at": received_at,
+            "attached_to": [DEAL] if attached else [],
+            "body_chunk_count": chunks,
+        }
+    )
+    for index in range(chunks):
+        reference.collection("body_chunks").document(str(index)).set({"tenant_id": tenant, "data": b"x"})
+
+
+def copies(tenant: str) -> set[str]:
+    return {document.id for document in client().collection(f"tenants/{tenant}/messages").stream()}
+
+
+def purge(tenant: str, run_id: str = "run1", **kwargs: object) -> object:
+    scope = get_container().tenant_scope(tenant)
+    request = PurgeRequest(tenant_id=tenant, run_id=run_id, dry_run=bool(kwargs.pop("dry_run", False)))
+    return purge_tenant(
+        scope, request, clock=lambda: NOW, time_budget_seconds=float(kwargs.pop("budget", 60.0))
+    )
+
+
+@pytest.fixture
+def corpus(stack_environment: dict[str, str]) -> dict[str, set[str]]:
+    """Every plan; for each, copies a second either side of its cutoff, attached or not. Returns the
+    copies each tenant must keep."""
+    expected: dict[str, set[str]] = {}
+    for plan in Plan:
+        tenant = "t-" + plan.value.lower().replace("+", "plus")
+        seed_tenant(tenant, plan.value)
+        cutoff = NOW - timedelta(days=PLAN_POLICIES[plan].retention_days)
+        seed_copy(tenant, "old-loose", cutoff - timedelta(seconds=1), chunks=2)
+        seed_copy(tenant, "old-attached", cutoff - timedelta(seconds=1), attached=True)
+        seed_copy(tenant, "new-loose", cutoff + timedelta(seconds=1))
+        seed_copy(tenant, "new-attached", cutoff + timedelta(seconds=1), attached=True)
+        expected[tenant] = {"old-attached", "new-loose", "new-attached"}
+    return expected
+
+
+def test_a_purge_over_a_mixed_corpus_deletes_exactly_the_eligible_copies(corpus: dict[str, set[str]]) -> None:
+    for tenant, keep in corpus.items():
+        report = purge(tenant)
+        assert copies(tenant) == keep, tenant
+        assert (report.deleted, report.kept_attached, report.scanned, report.status) == (1, 1, 2, "done")
+        chunks = list(client().collection(f"tenants/{tenant}/messages/old-loose/body_chunks").stream())
+        assert chunks == []  # what the copy stored beside it goes with it
+
+
+def test_a_rerun_deletes_nothing(corpus: dict[str, set[str]]) -> None:
+    purge("t-standard")
+    report = purge("t-standard", run_id="run2")
+    assert report.deleted == 0
+    assert copies("t-standard") == corpus["t-standard"]
+
+
+def test_a_dry_run_counts_without_deleting(corpus: dict[str, set[str]]) -> None:
+    before = copies("t-nfr")
+    report = purge("t-nfr", dry_run=True)
+    assert (report.deleted, report.kept_attached, report.status) == (1, 1, "done")
+    assert copies("t-nfr") == before
+
+
+def test_an_attach_that_races_the_purge_wins(stack_environment: dict[str, str]) -> None:
+    seed_tenant("acme", "Standard")
+    for key in ("a", "b", "c"):
+        seed_copy("acme", key, NOW - timedelta(days=90))
+    scope = get_container().tenant_scope("acme")
+    eligible = build_query(
+        scope.collection("messages"),
+        QUERY_SHAPES["purge"],
+        equal={"attached_to": []},
+        ranges=[RangeFilter("received_at", "<", NOW - timedelta(days=60))],
+    )
+    snapshots = list(eligible.stream())  # the purge has read its batch...
+    client().document("tenants/acme/messages/b").update({"attached_to": [DEAL]})  # ...a user attaches one...
+    report_ref = scope.document(PURGE_REPORTS, "race")
+    report_ref.set({"tenant_id": "acme", "deleted": 0})
+    deleted = _delete_batch(scope, report_ref, snapshots)  # ...and the purge commits
+    assert deleted == 2
+    assert copies("acme") == {"b"}
+    assert report_ref.get().to_dict()["deleted"] == 2
+
+
+def test_a_crash_mid_purge_then_a_rerun_ends_in_the_same_state_with_right_counts(
+    corpus: dict[str, set[str]],
+) -> None:
+    os.environ["CRASH_POINTS"] = "purge.after_batch"
+    reset_container()
+    with pytest.raises(CrashPointReached):
+        purge("t-crmplus")
+    del os.environ["CRASH_POINTS"]
+    reset_container()
+    report = purge("t-crmplus")  # the redelivery: same run
+    assert copies("t-crmplus") == corpus["t-crmplus"]
+    assert (report.deleted, report.kept_attached, report.status) == (1, 1, "done")
+
+
+def test_a_tenant_moved_to_free_loses_every_unattached_copy_and_keeps_the_attached(
+    corpus: dict[str, set[str]],
+) -> None:
+    client().document("tenants/t-professional").update({"plan": "Free"})
+    purge("t-professional")
+    assert copies("t-professional") == {"old-attached", "new-attached"}
+
+
+@pytest.mark.parametrize("plan", ["Gold", None])
+def test_a_tenant_with_an_unknown_or_missing_plan_loses_nothing(
+    stack_environment: dict[str, str], plan: str | None
+) -> None:
+    seed_tenant("odd", "Standard")
+    client().document("tenants/odd").update({"plan": plan})
+    seed_copy("odd", "ancient", NOW - timedelta(days=3650))
+    report = purge("odd")
+    assert copies("odd") == {"ancient"}
+    assert (report.status, report.errors) == ("refused", ["plan_unknown_or_missing"])
+    stored = client().document("tenants/odd/purge_reports/run1").get().to_dict()
+    assert stored["errors"] == ["plan_unknown_or_missing"]
+
+
+def test_an_exhausted_time_budget_continues_and_finishes(stack_environment: dict[str, str]) -> None:
+    seed_tenant("big", "Demo")
+    for index in range(5):
+        seed_copy("big", f"m{index}", NOW - timedelta(days=40))
+    first = purge("big", budget=0.0)
+    assert first.status == "continued"
+    final = purge("big")
+    assert (final.status, final.deleted) == ("done", 5)
+    assert copies("big") == set()
