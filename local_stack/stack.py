@@ -25,9 +25,17 @@ from local_stack.google_standin.standin import GoogleStandIn, StandInSettings
 from local_stack.secret_manager import LocalSecretManager
 
 PROJECT = "crm-google-local"
-HTTP_FUNCTIONS = ("api", "oauth_callback", "renew_watches", "gmail_push", "sync_worker")
+HTTP_FUNCTIONS = (
+    "api",
+    "oauth_callback",
+    "renew_watches",
+    "gmail_push",
+    "sync_worker",
+    "daily_purge",
+    "purge_worker",
+)
 # sync_worker is fed by a push subscription; functions-framework turns the envelope into a CloudEvent.
-SIGNATURES = {"sync_worker": "cloudevent"}
+SIGNATURES = {"sync_worker": "cloudevent", "purge_worker": "cloudevent"}
 TOPICS = ("sync-requests", "outbound-requests", "purge-requests", "gmail-notifications")
 GMAIL_TOPIC = f"projects/{PROJECT}/topics/gmail-notifications"
 OAUTH_CLIENT_ID = "crm-local.apps.googleusercontent.com"
@@ -78,7 +86,7 @@ def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS)
             "OAUTH_CALLBACK_URL": urls.get("oauth_callback", ""),
             "CRM_RETURN_ORIGINS": CRM_ORIGIN,
             "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
-            "SCHEDULER_AUDIENCES": urls.get("renew_watches", ""),
+            "SCHEDULER_AUDIENCES": ",".join(urls.get(name, "") for name in ("renew_watches", "daily_purge")),
             "SCHEDULER_SERVICE_ACCOUNTS": SCHEDULER_ACCOUNT,
             # The Pub/Sub emulator pushes without an OIDC token; in the cloud, IAM checks it (platform).
             "PUSH_AUTH": "platform",
@@ -113,7 +121,11 @@ def _subscribe_pushes(environment: dict[str, str], urls: dict[str, str]) -> None
 
     channel = grpc.insecure_channel(environment["PUBSUB_EMULATOR_HOST"])
     subscriber = pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
-    pushes = {"gmail-notifications": "gmail_push", "sync-requests": "sync_worker"}
+    pushes = {
+        "gmail-notifications": "gmail_push",
+        "sync-requests": "sync_worker",
+        "purge-requests": "purge_worker",
+    }
     for topic, target in pushes.items():
         if target in urls:
             subscriber.create_subscription(

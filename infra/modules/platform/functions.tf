@@ -4,7 +4,7 @@
 
 locals {
   # A gen2 function's cloudfunctions.net URL is fixed by region, project and name, so it is computed
-  # here: oauth-callback and renew-watches need their own URL in their environment, which read from the
+  # here: oauth-callback and the scheduled functions need their own URL in their environment, which read from the
   # function would be a dependency cycle. Not a variable, so the URL the code uses cannot drift from
   # where the function lives; check "function_urls" compares it with the URL Google reports. The push
   # subscriptions (push.tf) use these as endpoint and OIDC audience.
@@ -13,6 +13,8 @@ locals {
   renew_watches_url  = "${local.function_base_url}/renew-watches"
   gmail_push_url     = "${local.function_base_url}/gmail-push"
   sync_worker_url    = "${local.function_base_url}/sync-worker"
+  daily_purge_url    = "${local.function_base_url}/daily-purge"
+  purge_worker_url   = "${local.function_base_url}/purge-worker"
 
   # The code sends Google's consent back to <OAUTH_CALLBACK_URL>/callback: the client's redirect URI.
   oauth_redirect_uri = "${local.oauth_callback_url}/callback"
@@ -42,6 +44,13 @@ locals {
   sync_time_budget_seconds    = 420
   sync_lease_seconds          = 600
 
+  # The fan-out only lists tenants and publishes one request each.
+  daily_purge_timeout_seconds = 120
+  # Like a sync: a tenant's purge stops after its budget and queues its continuation, inside the
+  # timeout; the push subscription's ack deadline (push.tf) is above the timeout.
+  purge_worker_timeout_seconds = 540
+  purge_time_budget_seconds    = 420
+
   # Runtime identity per function, for the bindings below, in pubsub.tf and in secrets.tf.
   function_members = {
     api            = module.api.service_account_member
@@ -49,6 +58,8 @@ locals {
     oauth-callback = module.oauth_callback.service_account_member
     renew-watches  = module.renew_watches.service_account_member
     sync-worker    = module.sync_worker.service_account_member
+    daily-purge    = module.daily_purge.service_account_member
+    purge-worker   = module.purge_worker.service_account_member
   }
 }
 
@@ -255,6 +266,85 @@ module "sync_worker" {
   ]
 }
 
+module "daily_purge" {
+  source = "../function"
+
+  project               = var.project_id
+  region                = var.region
+  name                  = "daily-purge"
+  description           = "Called nightly by Cloud Scheduler: queues one purge request per tenant on purge-requests."
+  entry_point           = "daily_purge"
+  source_zip_path       = var.function_source_zips["daily_purge"]
+  bucket                = google_storage_bucket.function_sources.name
+  build_service_account = google_service_account.function_builder.id
+  labels                = local.labels
+
+  environment_variables = {
+    ENVIRONMENT                = var.environment
+    GOOGLE_CLOUD_PROJECT       = var.project_id
+    PURGE_REQUESTS_TOPIC       = module.topics["purge-requests"].name
+    SCHEDULER_AUDIENCES        = local.daily_purge_url
+    SCHEDULER_SERVICE_ACCOUNTS = local.scheduler_invoker_email
+    # As for renew-watches: Cloud Run IAM checks Scheduler's token and strips its signature.
+    SCHEDULER_AUTH = "platform"
+  }
+
+  timeout_seconds = local.daily_purge_timeout_seconds
+  # One fan-out a night; a rerun the same night reuses the run id, so a second instance adds nothing.
+  max_instances = 1
+
+  # Cloud Scheduler calls from outside any VPC, so ingress is open; IAM is the gate.
+  ingress_settings = "ALLOW_ALL"
+  invokers         = ["serviceAccount:${local.scheduler_invoker_email}"]
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.function_builder,
+    google_service_account.scheduler_invoker, # the invoker binding names it
+  ]
+}
+
+# HTTP-triggered and fed by our own push subscription (purge-requests-push, push.tf), as sync_worker
+# is and for the same reason: a dead-letter policy. The code keeps its cloud_event signature.
+# It holds no Google credentials and calls no Google API (Firestore only), so it reads no secret:
+# it appears in no secret_readers list (secrets.tf) and cannot read the token key.
+module "purge_worker" {
+  source = "../function"
+
+  project               = var.project_id
+  region                = var.region
+  name                  = "purge-worker"
+  description           = "Purges one tenant's expired, unattached copies, pushed by Pub/Sub (purge-requests-push) with retries and a dead-letter topic."
+  entry_point           = "purge_worker"
+  source_zip_path       = var.function_source_zips["purge_worker"]
+  bucket                = google_storage_bucket.function_sources.name
+  build_service_account = google_service_account.function_builder.id
+  labels                = local.labels
+
+  environment_variables = {
+    ENVIRONMENT               = var.environment
+    GOOGLE_CLOUD_PROJECT      = var.project_id
+    PURGE_REQUESTS_TOPIC      = module.topics["purge-requests"].name
+    PURGE_TIME_BUDGET_SECONDS = tostring(local.purge_time_budget_seconds)
+  }
+
+  memory          = "512Mi"
+  timeout_seconds = local.purge_worker_timeout_seconds
+  max_instances   = var.purge_worker_max_instances
+  # One tenant's purge per instance, so max_instances caps concurrent purges and their Firestore deletes.
+  concurrency = 1
+
+  # Pub/Sub push comes from outside any VPC, so ingress is open; IAM is the gate.
+  ingress_settings = "ALLOW_ALL"
+  invokers         = ["serviceAccount:${local.push_invoker_emails["purge-worker-invoker"]}"]
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.function_builder,
+    google_service_account.push_invoker, # the invoker binding names it
+  ]
+}
+
 resource "google_project_iam_member" "firestore_user" {
   # Firestore grants exist only on the project (it holds one database). Read and write documents; no
   # administration of the database, its indexes or exports.
@@ -272,7 +362,9 @@ check "function_urls" {
       module.renew_watches.url == local.renew_watches_url,
       module.gmail_push.url == local.gmail_push_url,
       module.sync_worker.url == local.sync_worker_url,
+      module.daily_purge.url == local.daily_purge_url,
+      module.purge_worker.url == local.purge_worker_url,
     ])
-    error_message = "Google reports function URLs other than the ones computed in functions.tf: OAUTH_CALLBACK_URL, the OAuth redirect URI, the Scheduler target or a push endpoint would be wrong."
+    error_message = "Google reports function URLs other than the ones computed in functions.tf: OAUTH_CALLBACK_URL, the OAuth redirect URI, a Scheduler target or a push endpoint would be wrong."
   }
 }
