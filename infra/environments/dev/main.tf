@@ -36,6 +36,7 @@ module "platform" {
 
   push_coalesce_seconds       = var.push_coalesce_seconds
   sync_worker_max_instances   = var.sync_worker_max_instances
+  purge_worker_max_instances  = var.purge_worker_max_instances
   gmail_price_list            = var.gmail_price_list
   gmail_user_units_per_minute = var.gmail_user_units_per_minute
   alert_notification_channels = var.alert_notification_channels

@@ -114,6 +114,12 @@ variable "sync_worker_max_instances" {
   default     = null
 }
 
+variable "purge_worker_max_instances" {
+  description = "Most purge-worker instances (concurrent tenant purges). Null: the module's default (10)."
+  type        = number
+  default     = null
+}
+
 variable "gmail_price_list" {
   description = "Gmail quota price list, \"2026-05\" or \"legacy\" (projects created before 2026-05-01). Null: the module's default (\"2026-05\")."
   type        = string
@@ -127,7 +133,7 @@ variable "gmail_user_units_per_minute" {
 }
 
 variable "alert_notification_channels" {
-  description = "Notification channel ids (projects/<project>/notificationChannels/<id>) of the dead-letter alerts. Null: none."
+  description = "Notification channel ids (projects/<project>/notificationChannels/<id>) of the dead-letter and purge alerts. Null: none."
   type        = list(string)
   default     = null
 }

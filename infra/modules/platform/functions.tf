@@ -4,10 +4,10 @@
 
 locals {
   # A gen2 function's cloudfunctions.net URL is fixed by region, project and name, so it is computed
-  # here: oauth-callback and the scheduled functions need their own URL in their environment, which read from the
-  # function would be a dependency cycle. Not a variable, so the URL the code uses cannot drift from
-  # where the function lives; check "function_urls" compares it with the URL Google reports. The push
-  # subscriptions (push.tf) use these as endpoint and OIDC audience.
+  # here: oauth-callback and the scheduled functions need their own URL in their environment, which
+  # read from the function would be a dependency cycle. Not a variable, so the URL the code uses cannot
+  # drift from where the function lives; check "function_urls" compares it with the URL Google reports.
+  # The push subscriptions (push.tf) use these as endpoint and OIDC audience.
   function_base_url  = "https://${var.region}-${var.project_id}.cloudfunctions.net"
   oauth_callback_url = "${local.function_base_url}/oauth-callback"
   renew_watches_url  = "${local.function_base_url}/renew-watches"

@@ -1,7 +1,7 @@
 # Everything one environment needs, so dev and prod differ only in the variables their roots pass.
 # Files: main.tf (APIs, Firestore database, source bucket, build identity), firestore.tf (indexes),
 # pubsub.tf (topics), push.tf (push subscriptions, dead letters), secrets.tf, functions.tf,
-# scheduler.tf, monitoring.tf (alerts).
+# scheduler.tf, monitoring.tf (alerts, the purge errors log metric).
 
 locals {
   labels = merge(var.labels, {

@@ -1,11 +1,13 @@
 output "function_urls" {
-  description = "HTTPS URL per function name. api: its run.app URL (the CRM's ID token audience); the others: their cloudfunctions.net URL, which the OAuth client, the Scheduler job and the push subscriptions use."
+  description = "HTTPS URL per function name. api: its run.app URL (the CRM's ID token audience); the others: their cloudfunctions.net URL, which the OAuth client, the Scheduler jobs and the push subscriptions use."
   value = {
     api            = module.api.uri
     gmail-push     = local.gmail_push_url
     oauth-callback = local.oauth_callback_url
     renew-watches  = local.renew_watches_url
     sync-worker    = local.sync_worker_url
+    daily-purge    = local.daily_purge_url
+    purge-worker   = local.purge_worker_url
   }
 }
 
@@ -28,6 +30,8 @@ output "service_account_emails" {
       oauth-callback    = module.oauth_callback.service_account_email
       renew-watches     = module.renew_watches.service_account_email
       sync-worker       = module.sync_worker.service_account_email
+      daily-purge       = module.daily_purge.service_account_email
+      purge-worker      = module.purge_worker.service_account_email
       function-builder  = google_service_account.function_builder.email
       scheduler-invoker = google_service_account.scheduler_invoker.email
     },
@@ -36,7 +40,7 @@ output "service_account_emails" {
 }
 
 output "push_subscriptions" {
-  description = "Push subscription id per name (gmail-notifications-push, sync-requests-push)."
+  description = "Push subscription id per name (gmail-notifications-push, sync-requests-push, purge-requests-push)."
   value       = { for name, subscription in google_pubsub_subscription.push : name => subscription.id }
 }
 
@@ -55,6 +59,7 @@ output "scheduler_jobs" {
   description = "Cloud Scheduler job id per job name; run one now with gcloud scheduler jobs run."
   value = {
     renew-gmail-watches = google_cloud_scheduler_job.renew_gmail_watches.id
+    nightly-purge       = google_cloud_scheduler_job.nightly_purge.id
   }
 }
 
@@ -76,6 +81,8 @@ output "function_source_objects" {
     oauth-callback = module.oauth_callback.source_object
     renew-watches  = module.renew_watches.source_object
     sync-worker    = module.sync_worker.source_object
+    daily-purge    = module.daily_purge.source_object
+    purge-worker   = module.purge_worker.source_object
   }
 }
 

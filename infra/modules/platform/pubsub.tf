@@ -15,12 +15,18 @@ locals {
       module.renew_watches.service_account_member,
       module.sync_worker.service_account_member,
     ]
-    "outbound-requests"   = [module.api.service_account_member]
-    "purge-requests"      = [module.api.service_account_member]
+    "outbound-requests" = [module.api.service_account_member]
+    # daily-purge fans out one request per tenant; purge-worker queues its own continuations.
+    "purge-requests" = [
+      module.api.service_account_member,
+      module.daily_purge.service_account_member,
+      module.purge_worker.service_account_member,
+    ]
     "gmail-notifications" = [local.gmail_push_publisher]
     # Pub/Sub itself forwards undeliverable messages here, as its service agent.
     "gmail-notifications-dead-letter" = [local.pubsub_service_agent]
     "sync-requests-dead-letter"       = [local.pubsub_service_agent]
+    "purge-requests-dead-letter"      = [local.pubsub_service_agent]
   }
 }
 

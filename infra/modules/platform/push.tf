@@ -14,8 +14,9 @@ locals {
   # One invoker per pushed function, each holding roles/run.invoker on that function only. Emails are
   # built, not read, so the functions' invoker lists are known at plan time.
   push_invokers = {
-    gmail-push-invoker  = "gmail-push"
-    sync-worker-invoker = "sync-worker"
+    gmail-push-invoker   = "gmail-push"
+    sync-worker-invoker  = "sync-worker"
+    purge-worker-invoker = "purge-worker"
   }
   push_invoker_emails = { for id, _ in local.push_invokers : id => "${id}@${var.project_id}.iam.gserviceaccount.com" }
 
@@ -39,6 +40,16 @@ locals {
       ack_deadline_seconds       = 600
       message_retention_duration = "604800s"
       dead_letter_topic          = "sync-requests-dead-letter"
+    }
+    "purge-requests-push" = {
+      topic    = "purge-requests"
+      endpoint = local.purge_worker_url
+      invoker  = "purge-worker-invoker"
+      # Above the function's timeout (540 s), as for syncs. Kept 7 days like sync requests; a tenant
+      # whose request expired is purged by a later night's run.
+      ack_deadline_seconds       = 600
+      message_retention_duration = "604800s"
+      dead_letter_topic          = "purge-requests-dead-letter"
     }
   }
 }
@@ -129,6 +140,7 @@ resource "google_pubsub_subscription" "push" {
   depends_on = [
     module.gmail_push,
     module.sync_worker,
+    module.purge_worker,
     google_service_account_iam_member.pubsub_token_creator,
     google_pubsub_subscription.dead_letter_inspect,
   ]

@@ -48,3 +48,36 @@ resource "google_cloud_scheduler_job" "renew_gmail_watches" {
   # The function and scheduler-invoker's right to call it exist before the first run.
   depends_on = [module.renew_watches]
 }
+
+resource "google_cloud_scheduler_job" "nightly_purge" {
+  project     = var.project_id
+  region      = var.region
+  name        = "nightly-purge"
+  description = "Nightly purge: daily-purge queues one purge request per tenant on purge-requests."
+  schedule    = "30 2 * * *"
+  time_zone   = var.scheduler_time_zone
+
+  # Past the function's timeout, as for renew-gmail-watches.
+  attempt_deadline = "${local.daily_purge_timeout_seconds + 60}s"
+
+  retry_config {
+    # A rerun the same night reuses the run id (and so the tenants' reports), so a retry is harmless.
+    retry_count          = 3
+    min_backoff_duration = "60s"
+    max_backoff_duration = "900s"
+    max_doublings        = 3
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = local.daily_purge_url
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler_invoker.email
+      audience              = local.daily_purge_url
+    }
+  }
+
+  # The function and scheduler-invoker's right to call it exist before the first run.
+  depends_on = [module.daily_purge]
+}

@@ -114,8 +114,8 @@ variable "function_source_zips" {
 
   validation {
     # Keys are function directory names (functions/<name>/main.py), hence the underscores.
-    condition     = length(setsubtract(["api", "gmail_push", "oauth_callback", "renew_watches", "sync_worker"], keys(var.function_source_zips))) == 0
-    error_message = "The function_source_zips map needs \"api\", \"gmail_push\", \"oauth_callback\", \"renew_watches\" and \"sync_worker\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
+    condition     = length(setsubtract(["api", "daily_purge", "gmail_push", "oauth_callback", "purge_worker", "renew_watches", "sync_worker"], keys(var.function_source_zips))) == 0
+    error_message = "The function_source_zips map needs \"api\", \"daily_purge\", \"gmail_push\", \"oauth_callback\", \"purge_worker\", \"renew_watches\" and \"sync_worker\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
   }
 
   validation {
@@ -208,6 +208,18 @@ variable "sync_worker_max_instances" {
   }
 }
 
+variable "purge_worker_max_instances" {
+  description = "Most purge-worker instances at once; each purges one tenant, so this caps concurrent purges and their Firestore deletes."
+  type        = number
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.purge_worker_max_instances >= 1 && floor(var.purge_worker_max_instances) == var.purge_worker_max_instances
+    error_message = "The purge_worker_max_instances must be a whole number, 1 or more."
+  }
+}
+
 variable "gmail_price_list" {
   description = "Gmail quota prices the sync paces itself to (GMAIL_PRICE_LIST): \"2026-05\" for projects created from 2026-05-01, \"legacy\" for older ones."
   type        = string
@@ -232,7 +244,7 @@ variable "gmail_user_units_per_minute" {
 }
 
 variable "alert_notification_channels" {
-  description = "Cloud Monitoring notification channels (projects/<project>/notificationChannels/<id>) of the dead-letter alerts. Empty: incidents show in the console only."
+  description = "Cloud Monitoring notification channels (projects/<project>/notificationChannels/<id>) of the dead-letter and purge alerts. Empty: incidents show in the console only."
   type        = list(string)
   default     = []
   nullable    = false
