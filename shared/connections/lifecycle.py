@@ -106,7 +106,13 @@ class ConnectionLifecycle:
         return opened.plaintext
 
     def mark_needs_reconnect(self, tenant_id: str, connection_id: str, *, reason: str) -> None:
-        """Stop using the grant: syncs skip it and no watch is renewed until the user reconnects."""
+        """Stop using the grant: syncs skip it and no watch is renewed until the user reconnects.
+
+        The grant is gone (revoked, or expired): the connection's unattached copies are purged at once,
+        as on disconnect, and the Gmail cursor is reset so a reconnect syncs afresh (nothing to import
+        twice: nothing unattached is left). Attached copies stay."""
+        from google.cloud import firestore
+
         scope = self._scope_for(tenant_id)
         with self._lock:
             self._credentials.pop((tenant_id, connection_id), None)
@@ -116,12 +122,22 @@ class ConnectionLifecycle:
                 "status": ConnectionStatus.NEEDS_RECONNECT.value,
                 "needs_reconnect_reason": reason,
                 "watches": {},  # Google stops pushing when the watch lapses; we stop renewing it now
+                "sync.gmail.history_id": firestore.DELETE_FIELD,
+                "sync.gmail.full_sync": firestore.DELETE_FIELD,
                 "updated_at": self._clock(),
             },
         )
+        purged = purge_connection_copies(scope, connection_id)
         logger.warning(
             "connection needs reconnect",
-            extra={"fields": {"tenant_id": tenant_id, "connection_id": connection_id, "reason": reason}},
+            extra={
+                "fields": {
+                    "tenant_id": tenant_id,
+                    "connection_id": connection_id,
+                    "reason": reason,
+                    "purged": purged,
+                }
+            },
         )
 
     # --- disconnect ----------------------------------------------------------------------------------

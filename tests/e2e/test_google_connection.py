@@ -289,9 +289,7 @@ def test_a_second_disconnect_is_a_no_op(connect_world: ConnectDriver) -> None:
     assert len(connect_world.standin.calls.calls()) == calls_before
 
 
-def test_a_reconnect_of_the_same_account_keeps_the_synced_data_and_cursors(
-    connect_world: ConnectDriver,
-) -> None:
+def test_a_reconnect_while_connected_keeps_the_synced_data_and_cursors(connect_world: ConnectDriver) -> None:
     connect_world.connect()
     client().document(CONNECTION_DOC).update(
         {"sync.gmail": {"history_id": "4242", "last_success_at": datetime.now(UTC)}}
@@ -300,18 +298,44 @@ def test_a_reconnect_of_the_same_account_keeps_the_synced_data_and_cursors(
         {"tenant_id": "acme", "connection_id": "user-1", "attached_to": []}
     )
     created_at = connect_world.status().get_json()["created_at"]
-    connect_world.standin.oauth.revoke_account(ALICE)
-    watch_due_for_renewal()
-    connect_world.renew_watches()
-    assert connect_world.status().get_json()["status"] == "needs_reconnect"
 
-    assert connect_world.connect().outcome == "connected"
+    assert connect_world.connect().outcome == "connected"  # consent again, e.g. for another feature
     status = connect_world.status().get_json()
     assert status["status"] == "active"
-    assert status["needs_reconnect_reason"] is None
     assert status["sync"]["gmail"]["history_id"] == "4242"
     assert status["created_at"] == created_at
     assert "tenants/acme/messages/m1" in all_document_paths()
+
+
+def test_a_revocation_purges_unattached_copies_at_once_and_a_reconnect_syncs_afresh(
+    connect_world: ConnectDriver,
+) -> None:
+    connect_world.connect()
+    client().document(CONNECTION_DOC).update(
+        {"sync.gmail": {"history_id": "4242", "last_success_at": datetime.now(UTC)}}
+    )
+    for key, attached in (("m-loose", []), ("m-kept", [{"type": "deal", "id": "d-1"}])):
+        client().document(f"tenants/acme/messages/{key}").set(
+            {"tenant_id": "acme", "connection_id": "user-1", "attached_to": attached}
+        )
+    created_at = connect_world.status().get_json()["created_at"]
+    connect_world.standin.oauth.revoke_account(ALICE)
+    watch_due_for_renewal()
+    connect_world.renew_watches()
+    status = connect_world.status().get_json()
+    assert status["status"] == "needs_reconnect"
+    assert "history_id" not in status["sync"]["gmail"]
+    assert "tenants/acme/messages/m-loose" not in all_document_paths()
+    assert "tenants/acme/messages/m-kept" in all_document_paths()
+
+    assert connect_world.connect().outcome == "connected"
+    status = connect_world.status().get_json()
+    assert (status["status"], status["created_at"]) == ("active", created_at)
+    assert "tenants/acme/messages/m-kept" in all_document_paths()
+    assert [(r["source"], r["reason"]) for r in sync_requests() if r["source"] == "gmail"][-1] == (
+        "gmail",
+        "connected",
+    )
 
 
 def test_connecting_another_google_account_over_an_existing_connection_is_refused(
