@@ -28,10 +28,10 @@ _PROBE = """
 import json, sys, time
 started = time.perf_counter()
 import functions_framework
-target, source, path, authorization = sys.argv[1:5]
+target, source, path, authorization, method = sys.argv[1:6]
 client = functions_framework.create_app(target, source, "http").test_client()
 headers = {"Authorization": authorization} if authorization else {}
-response = client.get(path, headers=headers)
+response = client.open(path, method=method, headers=headers)
 elapsed = (time.perf_counter() - started) * 1000
 # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's peak on Linux.
 peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
@@ -39,24 +39,50 @@ print(json.dumps({"ms": elapsed, "status": response.status_code, "rss_mib": peak
 """
 
 CASES = [
-    # (label, target, source, path, needs a token)
-    ("hello-world (baseline)", "hello", "benchmarks/hello_world/main.py", "/", False),
-    ("api: GET /v1/health", "api", "functions/api/main.py", "/v1/health", False),
+    # (label, target, source, path, needs a token, method)
+    ("hello-world (baseline)", "hello", "benchmarks/hello_world/main.py", "/", False, "GET"),
+    ("api: GET /v1/health", "api", "functions/api/main.py", "/v1/health", False, "GET"),
     (
-        "api: GET /v1/tenants/{id} (token + Firestore)",
+        "api: GET /v1/tenants/{id} (token, Firestore)",
         "api",
         "functions/api/main.py",
         "/v1/tenants/bench",
         True,
+        "GET",
+    ),
+    ("gmail_push: a malformed push", "gmail_push", "functions/gmail_push/main.py", "/", False, "POST"),
+    (
+        "oauth_callback: /callback, no state",
+        "oauth_callback",
+        "functions/oauth_callback/main.py",
+        "/callback",
+        False,
+        "GET",
+    ),
+    (
+        "renew_watches: refused, no token",
+        "renew_watches",
+        "functions/renew_watches/main.py",
+        "/",
+        False,
+        "POST",
+    ),
+    (
+        "daily_purge: first call (auth unset: 500)",
+        "daily_purge",
+        "functions/daily_purge/main.py",
+        "/",
+        False,
+        "POST",
     ),
 ]
 
 
 def sample(
-    target: str, source: str, path: str, authorization: str, environment: dict[str, str]
+    target: str, source: str, path: str, authorization: str, method: str, environment: dict[str, str]
 ) -> dict[str, float]:
     completed = subprocess.run(
-        [sys.executable, "-c", _PROBE, target, str(REPO_ROOT / source), path, authorization],
+        [sys.executable, "-c", _PROBE, target, str(REPO_ROOT / source), path, authorization, method],
         capture_output=True,
         text=True,
         env=environment,
@@ -81,12 +107,13 @@ def main(argv: list[str] | None = None) -> int:
             "GOOGLE_CLOUD_PROJECT": "crm-google-bench",
             "CRM_JWT_JWKS": crm.jwks_json,
             "LOG_LEVEL": "WARNING",
+            "PUSH_AUTH": "platform",  # as deployed: Cloud Run IAM checks the push token
         }
         results: dict[str, list[dict[str, float]]] = {label: [] for label, *_ in CASES}
         for _ in range(args.runs):  # interleaved, so drift in machine load hits every case alike
-            for label, target, source, path, needs_token in CASES:
+            for label, target, source, path, needs_token, method in CASES:
                 authorization = f"Bearer {crm.token('bench')}" if needs_token else ""
-                results[label].append(sample(target, source, path, authorization, environment))
+                results[label].append(sample(target, source, path, authorization, method, environment))
     baseline = statistics.median(s["ms"] for s in results[CASES[0][0]])
     print(
         f"Cold start, median of {args.runs} fresh processes each (python {sys.version.split()[0]}, "

@@ -23,7 +23,6 @@ from shared.ids import ExternalId
 from shared.mail.queries import QUERY_SHAPES, RangeFilter, build_query
 from shared.mail.records import BODY_CHUNKS, MESSAGES
 from shared.plans import PLAN_POLICIES, Plan
-from shared.retention.purge import delete_if_unattached
 from shared.storage.firestore import translated_errors
 from shared.sync.crash import crash_point
 
@@ -98,13 +97,18 @@ def purge_tenant(
     if request.dry_run:
         report.deleted = _count(eligible)
     else:
+        # Only what the delete needs: the update time (precondition), chunks, and the cursor's field.
+        page = eligible.select(["body_chunk_count", "received_at"]).limit(BATCH_SIZE)
+        last: Snapshot | None = None
         while True:
             with translated_errors():
-                snapshots = list(eligible.limit(BATCH_SIZE).stream())
-            if not snapshots:
-                break
-            report.deleted += _delete_batch(scope, report_ref, snapshots)
+                snapshots = list((page.start_after(last) if last is not None else page).stream())
+            if snapshots:
+                report.deleted += _delete_batch(scope, report_ref, snapshots)
+                last = snapshots[-1]  # resume after it: kept (attached meanwhile) copies are not re-read
             crash_point("purge.after_batch")
+            if len(snapshots) < BATCH_SIZE:
+                break
             if monotonic() >= deadline:
                 report = report.model_copy(update={"status": "continued"})
                 return _close(scope, report_ref, report, now, started, monotonic, final=False)
@@ -168,12 +172,30 @@ def _delete_batch(scope: TenantScope, report_ref: DocumentReference, snapshots: 
         return len(snapshots)
     except gexc.FailedPrecondition:
         pass  # someone changed a copy meanwhile: decide copy by copy, in transactions
-    deleted = 0
-    for snapshot in snapshots:
-        if delete_if_unattached(scope, snapshot.reference):
-            deleted += 1
-            scope.update(report_ref, {"deleted": firestore.Increment(1)})
-    return deleted
+    return sum(_delete_one_counted(scope, snapshot.reference, report_ref) for snapshot in snapshots)
+
+
+def _delete_one_counted(
+    scope: TenantScope, reference: DocumentReference, report_ref: DocumentReference
+) -> int:
+    """In one transaction: re-read the copy; if still unattached, delete it (and its chunks) and count
+    it in the report. The count and the delete commit together, so a crash can lose neither."""
+    from google.cloud import firestore
+
+    @firestore.transactional
+    def remove(transaction: firestore.Transaction) -> int:
+        snapshot = reference.get(transaction=transaction)
+        data = snapshot.to_dict() if snapshot.exists else None
+        if data is None or data.get("attached_to"):
+            return 0
+        for index in range(int(data.get("body_chunk_count") or 0)):
+            transaction.delete(reference.collection(BODY_CHUNKS).document(str(index)))
+        transaction.delete(reference)
+        transaction.update(report_ref, {"deleted": firestore.Increment(1)})
+        return 1
+
+    with translated_errors():
+        return int(remove(scope.client.transaction()))
 
 
 def _chunks(snapshot: Snapshot) -> list[DocumentReference]:

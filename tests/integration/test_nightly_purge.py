@@ -151,7 +151,12 @@ def test_a_tenant_with_an_unknown_or_missing_plan_loses_nothing(
     assert stored["errors"] == ["plan_unknown_or_missing"]
 
 
-def test_an_exhausted_time_budget_continues_and_finishes(stack_environment: dict[str, str]) -> None:
+def test_an_exhausted_time_budget_continues_and_finishes(
+    stack_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.retention import nightly
+
+    monkeypatch.setattr(nightly, "BATCH_SIZE", 2)  # five copies: three pages
     seed_tenant("big", "Demo")
     for index in range(5):
         seed_copy("big", f"m{index}", NOW - timedelta(days=40))
