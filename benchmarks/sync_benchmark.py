@@ -292,7 +292,7 @@ def running_bench(log_dir: Path) -> Iterator[Bench]:
     from local_stack.google_standin.push import PushSettings
     from local_stack.google_standin.standin import GoogleStandIn, StandInSettings
     from local_stack.secret_manager import LocalSecretManager
-    from local_stack.stack import CRM_ORIGIN, GMAIL_TOPIC, OAUTH_CLIENT_ID, PROJECT, _provision
+    from local_stack.stack import provision, stack_environment
 
     saved_environment = dict(os.environ)
     crm_backend = CrmBackend()
@@ -303,26 +303,10 @@ def running_bench(log_dir: Path) -> Iterator[Bench]:
         google = stack.enter_context(
             GoogleStandIn(StandInSettings(push=PushSettings(pubsub_emulator_host=emulators.pubsub.address)))
         )
-        environment = {
-            **emulators.environment,
-            "ENVIRONMENT": "local",
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "SECRET_MANAGER_ENDPOINT": secret_manager.address,
-            "CRM_JWT_JWKS": crm_backend.jwks_json,
-            "CRM_JWT_ISSUER": crm_backend.issuer,
-            "CRM_JWT_AUDIENCE": crm_backend.audience,
-            "GOOGLE_OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
-            "GOOGLE_OAUTH_AUTH_URI": google.auth_uri,
-            "GOOGLE_OAUTH_TOKEN_URI": google.token_uri,
-            "GOOGLE_OAUTH_REVOKE_URI": google.revoke_uri,
-            "GOOGLE_OAUTH_CERTS_URL": google.certs_url,
-            "GOOGLE_API_ROOT_URL": google.api_root,
-            "OAUTH_CALLBACK_URL": CALLBACK_URL,
-            "CRM_RETURN_ORIGINS": CRM_ORIGIN,
-            "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
-        }
+        urls = {"oauth_callback": CALLBACK_URL}
+        environment = stack_environment(emulators, secret_manager, google, crm_backend, urls)
         os.environ.update(environment)
-        _provision(environment, google, secret_manager)
+        provision(environment, google, secret_manager)
         ops = FirestoreOps()
         ops.install(stack)
         yield Bench(emulators, secret_manager, google, environment, log_dir, ops)

@@ -36,6 +36,7 @@ HTTP_FUNCTIONS = (
 )
 # sync_worker is fed by a push subscription; functions-framework turns the envelope into a CloudEvent.
 SIGNATURES = {"sync_worker": "cloudevent", "purge_worker": "cloudevent"}
+SCHEDULED = ("renew_watches", "daily_purge")  # called by Cloud Scheduler: their URLs are token audiences
 TOPICS = ("sync-requests", "outbound-requests", "purge-requests", "gmail-notifications")
 GMAIL_TOPIC = f"projects/{PROJECT}/topics/gmail-notifications"
 OAUTH_CLIENT_ID = "crm-local.apps.googleusercontent.com"
@@ -69,29 +70,8 @@ def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS)
         )
         ports = {target: free_port() for target in functions}
         urls = {target: f"http://127.0.0.1:{port}" for target, port in ports.items()}
-        environment = {
-            **emulators.environment,
-            "ENVIRONMENT": "local",
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "SECRET_MANAGER_ENDPOINT": secret_manager.address,
-            "CRM_JWT_JWKS": crm_backend.jwks_json,
-            "CRM_JWT_ISSUER": crm_backend.issuer,
-            "CRM_JWT_AUDIENCE": crm_backend.audience,
-            "GOOGLE_OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
-            "GOOGLE_OAUTH_AUTH_URI": google.auth_uri,
-            "GOOGLE_OAUTH_TOKEN_URI": google.token_uri,
-            "GOOGLE_OAUTH_REVOKE_URI": google.revoke_uri,
-            "GOOGLE_OAUTH_CERTS_URL": google.certs_url,
-            "GOOGLE_API_ROOT_URL": google.api_root,
-            "OAUTH_CALLBACK_URL": urls.get("oauth_callback", ""),
-            "CRM_RETURN_ORIGINS": CRM_ORIGIN,
-            "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
-            "SCHEDULER_AUDIENCES": ",".join(urls.get(name, "") for name in ("renew_watches", "daily_purge")),
-            "SCHEDULER_SERVICE_ACCOUNTS": SCHEDULER_ACCOUNT,
-            # The Pub/Sub emulator pushes without an OIDC token; in the cloud, IAM checks it (platform).
-            "PUSH_AUTH": "platform",
-        }
-        _provision(environment, google, secret_manager)
+        environment = stack_environment(emulators, secret_manager, google, crm_backend, urls)
+        provision(environment, google, secret_manager)
         running = Stack(emulators, secret_manager, google, crm_backend, environment)
         with ThreadPoolExecutor(max_workers=len(functions) or 1) as pool:
             starting = {
@@ -136,9 +116,40 @@ def _subscribe_pushes(environment: dict[str, str], urls: dict[str, str]) -> None
             )
 
 
-def _provision(
-    environment: dict[str, str], google: GoogleStandIn, secret_manager: LocalSecretManager
-) -> None:
+def stack_environment(
+    emulators: Emulators,
+    secret_manager: LocalSecretManager,
+    google: GoogleStandIn,
+    crm_backend: CrmBackend,
+    urls: dict[str, str],
+) -> dict[str, str]:
+    """The settings every local function runs with: Google's endpoints are the stand-in's.
+    ``urls`` are the functions' own addresses (the OAuth callback, the scheduler audiences)."""
+    return {
+        **emulators.environment,
+        "ENVIRONMENT": "local",
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "SECRET_MANAGER_ENDPOINT": secret_manager.address,
+        "CRM_JWT_JWKS": crm_backend.jwks_json,
+        "CRM_JWT_ISSUER": crm_backend.issuer,
+        "CRM_JWT_AUDIENCE": crm_backend.audience,
+        "GOOGLE_OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
+        "GOOGLE_OAUTH_AUTH_URI": google.auth_uri,
+        "GOOGLE_OAUTH_TOKEN_URI": google.token_uri,
+        "GOOGLE_OAUTH_REVOKE_URI": google.revoke_uri,
+        "GOOGLE_OAUTH_CERTS_URL": google.certs_url,
+        "GOOGLE_API_ROOT_URL": google.api_root,
+        "OAUTH_CALLBACK_URL": urls.get("oauth_callback", ""),
+        "CRM_RETURN_ORIGINS": CRM_ORIGIN,
+        "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
+        "SCHEDULER_AUDIENCES": ",".join(urls[name] for name in SCHEDULED if name in urls),
+        "SCHEDULER_SERVICE_ACCOUNTS": SCHEDULER_ACCOUNT,
+        # The Pub/Sub emulator pushes without an OIDC token; in the cloud, IAM checks it (platform).
+        "PUSH_AUTH": "platform",
+    }
+
+
+def provision(environment: dict[str, str], google: GoogleStandIn, secret_manager: LocalSecretManager) -> None:
     """What ops do once per project: the OAuth client at Google, the two secrets, the topics."""
     import grpc
     from google.cloud import pubsub_v1

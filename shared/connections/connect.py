@@ -28,9 +28,9 @@ from shared.connections.records import (
     ConnectionRecord,
     ConnectionStatus,
     OAuthState,
-    WatchState,
     connection_ref,
     grant_ref,
+    record_gmail_watch,
     state_ref,
 )
 from shared.errors import BadInput, Conflict, IntegrationError, NotFound
@@ -308,9 +308,7 @@ class ConnectFlow:
                 "gmail watch not started", extra={"fields": {"tenant_id": tenant_id, "code": error.code}}
             )
             return connection
-        state = WatchState(expires_at=watch.expires_at, history_id=watch.history_id)
-        scope = self._scope_for(tenant_id)
-        scope.update(connection_ref(scope, connection.connection_id), {"watches.gmail": state.model_dump()})
+        state = record_gmail_watch(self._scope_for(tenant_id), connection.connection_id, watch)
         return connection.model_copy(update={"watches": {**connection.watches, "gmail": state}})
 
     def _enqueue_first_syncs(self, tenant_id: str, connection: ConnectionRecord) -> None:

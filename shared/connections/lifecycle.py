@@ -59,7 +59,9 @@ class ConnectionLifecycle:
 
     # --- credentials ---------------------------------------------------------------------------------
 
-    def credentials(self, tenant_id: str, connection_id: str) -> Credentials:
+    def credentials(
+        self, tenant_id: str, connection_id: str, *, connection: ConnectionRecord | None = None
+    ) -> Credentials:
         """Valid credentials for Google calls of this connection, refreshed when needed.
 
         ``invalid_grant`` turns the connection to needs-reconnect (watches dropped, syncs skip it) and
@@ -67,7 +69,7 @@ class ConnectionLifecycle:
         import google.auth.exceptions
         from google.auth.transport.requests import Request
 
-        connection = self.get(tenant_id, connection_id)
+        connection = connection or self.get(tenant_id, connection_id)  # callers holding it save a read
         if connection.status is not ConnectionStatus.ACTIVE:
             raise NeedsReconnect("The Google account must be reconnected.", code="needs_reconnect")
         key = (tenant_id, connection_id)

@@ -14,8 +14,8 @@ from shared.connections.records import (
     CONNECTIONS,
     ConnectionRecord,
     ConnectionStatus,
-    WatchState,
     connection_ref,
+    record_gmail_watch,
 )
 from shared.errors import IntegrationError
 from shared.plans import PLAN_POLICIES, Plan
@@ -76,10 +76,7 @@ def _start_mail(container: Container, tenant_id: str, connection: ConnectionReco
         if topic:
             credentials = container.lifecycle.credentials(tenant_id, connection.connection_id)
             watch = container.gmail(credentials).watch(topic)
-            state = WatchState(expires_at=watch.expires_at, history_id=watch.history_id)
-            scope.update(
-                connection_ref(scope, connection.connection_id), {"watches.gmail": state.model_dump()}
-            )
+            record_gmail_watch(scope, connection.connection_id, watch)
         request = SyncRequest(
             tenant_id=tenant_id,
             connection_id=connection.connection_id,

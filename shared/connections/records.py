@@ -20,6 +20,7 @@ from shared.ids import ExternalId
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference
 
+    from shared.google_apis.gmail import GmailWatch
     from shared.storage.firestore import TenantScope
 
 CONNECTIONS = "connections"
@@ -84,6 +85,18 @@ class OAuthState(BaseModel):
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+
+
+def record_gmail_watch(
+    scope: TenantScope, connection_id: str, watch: GmailWatch, *, at: datetime | None = None
+) -> WatchState:
+    """Store the Gmail watch Google just granted (connect, daily renewal, plan change): the one writer."""
+    state = WatchState(expires_at=watch.expires_at, history_id=watch.history_id)
+    changes: dict[str, object] = {"watches.gmail": state.model_dump()}
+    if at is not None:
+        changes["updated_at"] = at
+    scope.update(connection_ref(scope, connection_id), changes)
+    return state
 
 
 def connection_ref(scope: TenantScope, user_id: str) -> DocumentReference:

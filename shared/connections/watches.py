@@ -21,8 +21,7 @@ from shared.connections.records import (
     CONNECTIONS,
     ConnectionRecord,
     ConnectionStatus,
-    WatchState,
-    connection_ref,
+    record_gmail_watch,
 )
 from shared.errors import IntegrationError, NeedsReconnect
 from shared.plans import PLAN_POLICIES
@@ -89,7 +88,7 @@ def _renew(
     clock: Callable[[], datetime],
 ) -> str:
     try:
-        credentials = lifecycle.credentials(tenant_id, connection.connection_id)
+        credentials = lifecycle.credentials(tenant_id, connection.connection_id, connection=connection)
         watch = gmail_for(credentials).watch(topic)
     except NeedsReconnect:
         return "needs_reconnect"
@@ -98,12 +97,7 @@ def _renew(
             "gmail watch not renewed", extra={"fields": {"tenant_id": tenant_id, "code": error.code}}
         )
         return "failed"
-    scope = scope_for(tenant_id)
-    state = WatchState(expires_at=watch.expires_at, history_id=watch.history_id)
-    scope.update(
-        connection_ref(scope, connection.connection_id),
-        {"watches.gmail": state.model_dump(), "updated_at": clock()},
-    )
+    record_gmail_watch(scope_for(tenant_id), connection.connection_id, watch, at=clock())
     return "renewed"
 
 

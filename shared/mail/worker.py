@@ -89,7 +89,7 @@ def _sync(
 
     settings = container.settings
     lifecycle = container.lifecycle
-    credentials = lifecycle.credentials(request.tenant_id, request.connection_id)
+    credentials = lifecycle.credentials(request.tenant_id, request.connection_id, connection=connection)
     gmail = GmailSyncClient(
         credentials,
         root_url=settings.google_api_root_url or None,
