@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,6 +119,65 @@ def test_every_declared_index_serves_some_query() -> None:
         assert any(shape.collection == group and serves(fields, shape) for shape in QUERY_SHAPES.values()), (
             f"index {group} {fields} serves no query of the code: remove it or add its query shape"
         )
+
+
+# Field names the code filters or orders on outside QUERY_SHAPES: FieldFilter("name", ...), order_by("name").
+_LITERAL_QUERY_FIELD = re.compile(r"""(?:FieldFilter|order_by)\(\s*["']([A-Za-z_][\w.]*)["']""")
+
+
+def queried_fields() -> dict[str, set[str]]:
+    """Field names some query uses, per collection group ("*": a literal whose collection is not known)."""
+    fields: dict[str, set[str]] = {}
+    for shape in QUERY_SHAPES.values():
+        used = {*shape.equality, *shape.ranges, *(name for name, _ in shape.order)}
+        if shape.array_contains is not None:
+            used.add(shape.array_contains)
+        fields.setdefault(shape.collection, set()).update(used - {DOCUMENT_ID})
+    for source in (REPO_ROOT / "shared").rglob("*.py"):
+        fields.setdefault("*", set()).update(_LITERAL_QUERY_FIELD.findall(source.read_text()))
+    return fields
+
+
+def exempted_fields() -> set[tuple[str, str]]:
+    """(collection group, field) pairs whose single-field indexes are all switched off."""
+    return {
+        (override["collectionGroup"], override["fieldPath"])
+        for override in declared()["fieldOverrides"]
+        if override["indexes"] == []
+    }
+
+
+def test_no_queried_field_is_exempted_from_indexing() -> None:
+    # An exemption removes the field's single-field indexes; a composite index still covers a query that
+    # has one, but a query served by single-field indexes alone (one field, or equalities merged) would
+    # fail in production only: the emulator ignores indexes.
+    queried = queried_fields()
+    assert {"connection_id", "attached_to", "google_email", "status"} <= queried["*"]  # the scan works
+    clashes = {
+        (group, field)
+        for group, field in exempted_fields()
+        if field in queried["*"]
+        or (field in queried.get(group, set()) and not _every_query_on_it_has_a_composite(group, field))
+    }
+    assert not clashes, f"exempted from indexing but queried without a composite index: {sorted(clashes)}"
+
+
+def _every_query_on_it_has_a_composite(group: str, field: str) -> bool:
+    shapes = [
+        shape
+        for shape in QUERY_SHAPES.values()
+        if shape.collection == group
+        and field in {*shape.equality, *shape.ranges, shape.array_contains, *(n for n, _ in shape.order)}
+    ]
+    return all(needs_composite(shape) for shape in shapes)
+
+
+def test_the_exemption_rule_catches_a_field_served_by_single_field_indexes_only() -> None:
+    # The purge of everything older than a date ranges over received_at alone: exempting received_at
+    # (tempting, it grows with time) would break that query in production only.
+    assert not _every_query_on_it_has_a_composite("messages", "received_at")
+    assert _every_query_on_it_has_a_composite("contacts", "last_contact_ms")
+    assert {("contacts", "last_contact_ms"), ("messages", "text_body")} <= exempted_fields()
 
 
 def test_the_matching_rule_refuses_what_firestore_refuses() -> None:

@@ -47,3 +47,8 @@ output "dead_letters" {
   description = "Per push subscription: dead-letter topic, inspection subscription and replay topic (infra/README.md, \"Dead letters\")."
   value       = module.platform.dead_letters
 }
+
+output "monitoring" {
+  description = "The operations dashboard, the alert policies and the log-based metrics behind them."
+  value       = module.platform.monitoring
+}

@@ -133,8 +133,14 @@ variable "gmail_user_units_per_minute" {
 }
 
 variable "alert_notification_channels" {
-  description = "Notification channel ids (projects/<project>/notificationChannels/<id>) of the dead-letter and purge alerts. Null: none."
+  description = "Notification channel ids (projects/<project>/notificationChannels/<id>) of every alert. Null: none."
   type        = list(string)
+  default     = null
+}
+
+variable "reconnect_alert_threshold" {
+  description = "Reconnects within an hour above which the reconnect burst alert fires. Null: the module's default (20)."
+  type        = number
   default     = null
 }
 

@@ -40,4 +40,5 @@ module "platform" {
   gmail_price_list            = var.gmail_price_list
   gmail_user_units_per_minute = var.gmail_user_units_per_minute
   alert_notification_channels = var.alert_notification_channels
+  reconnect_alert_threshold   = var.reconnect_alert_threshold
 }

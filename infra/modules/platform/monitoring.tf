@@ -1,3 +1,10 @@
+# What ops are told about (infra/README.md, "Alerts and the dashboard"): dead letters arriving, Gmail
+# watch renewals failing, purge errors, a burst of connections needing reconnect. Each alert's
+# documentation names its runbook section. The log-based metrics count entries the code writes
+# (shared/structured_logging: jsonPayload.message plus the entry's fields) or that Cloud Scheduler
+# writes; tests/infra/test_monitoring.py checks each counted message against the code. The dashboard
+# (dashboard.json.tftpl) plots them beside Cloud Run's and Pub/Sub's own metrics.
+
 # One alert per dead-letter subscription: it fires while the subscription holds any unacknowledged
 # message and clears once ops have drained it (infra/README.md, "Dead letters").
 
@@ -36,74 +43,215 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   }
 }
 
-# Purge errors: a tenant's purge refused (its plan unknown or missing, so nothing was deleted) or
-# reporting errors, or a purge request that failed (retried or dropped). A crash shows as a 500 and,
-# after 10 attempts, in the dead-letter alert above.
+# Log-based metrics: counters (DELTA, INT64) of matching entries, one label each where it helps.
 locals {
-  purge_errors_filter = join(" AND ", [
-    "resource.type = \"cloud_run_revision\"",
-    "resource.labels.service_name = \"purge-worker\"",
-    # errors is a list: the regex matches only when some element is non-empty.
-    "((jsonPayload.message = \"purge report\" AND (jsonPayload.status = \"refused\" OR jsonPayload.errors =~ \".\")) OR jsonPayload.message = \"event failed\")",
-  ])
+  log_metrics = {
+    # A tenant's purge refused (its plan unknown or missing, so nothing was deleted) or reporting
+    # errors, or a purge request that failed (retried or dropped). A crash shows as a 500 and, after
+    # 10 attempts, in the dead-letter alert.
+    "purge-errors" = {
+      display_name = "Purge errors"
+      description  = "purge-worker log entries of a refused purge, a purge report with errors, or a failed purge request."
+      filter = join(" AND ", [
+        "resource.type = \"cloud_run_revision\"",
+        "resource.labels.service_name = \"${module.purge_worker.name}\"",
+        # errors is a list: the regex matches only when some element is non-empty.
+        "((jsonPayload.message = \"purge report\" AND (jsonPayload.status = \"refused\" OR jsonPayload.errors =~ \".\")) OR jsonPayload.message = \"event failed\")",
+      ])
+      label = { key = "message", field = "jsonPayload.message", description = "\"purge report\" (refused or with errors) or \"event failed\"." }
+    }
+    # Cloud Scheduler logs every attempt of a job; a failed one (the function answered non-2xx, timed
+    # out or could not be reached, e.g. a missing invoker binding) at severity ERROR. Both jobs share
+    # the metric; the alerts tell them apart by the job_id resource label.
+    "scheduler-job-failures" = {
+      display_name = "Scheduler job failures"
+      description  = "Failed Cloud Scheduler attempts (renew-gmail-watches, nightly-purge); a run is retried 3 times."
+      filter       = "resource.type = \"cloud_scheduler_job\" AND severity >= ERROR"
+      label        = null
+    }
+    # renew-watches logs "gmail watch not renewed" for each connection whose watch Gmail refused to
+    # renew (after the client's own retries), and answers 5xx ("request handled", status >= 500) when
+    # a whole run fails. A revoked grant is not a failure: it counts under reconnects.
+    "watch-renewal-failures" = {
+      display_name = "Gmail watch renewal failures"
+      description  = "renew-watches entries of a Gmail watch not renewed, or of a run that failed."
+      filter = join(" AND ", [
+        "resource.type = \"cloud_run_revision\"",
+        "resource.labels.service_name = \"${module.renew_watches.name}\"",
+        "(jsonPayload.message = \"gmail watch not renewed\" OR (jsonPayload.message = \"request handled\" AND jsonPayload.status >= 500))",
+      ])
+      label = { key = "message", field = "jsonPayload.message", description = "\"gmail watch not renewed\" (one connection) or \"request handled\" (the whole run failed)." }
+    }
+    # Logged wherever Google refuses a grant (invalid_grant: the user revoked access, changed their
+    # password, or an admin removed the app): sync-worker, renew-watches or api.
+    "connections-needing-reconnect" = {
+      display_name = "Connections needing reconnect"
+      description  = "Connections turned to needs_reconnect because Google refused their grant, by reason."
+      filter       = "resource.type = \"cloud_run_revision\" AND jsonPayload.message = \"connection needs reconnect\""
+      label        = { key = "reason", field = "jsonPayload.reason", description = "Why the connection needs a reconnect, e.g. invalid_grant." }
+    }
+    # For the dashboard only: syncs finished per mode (full, partial, skipped), the system's heartbeat.
+    "gmail-syncs" = {
+      display_name = "Gmail syncs"
+      description  = "Gmail syncs finished by sync-worker, by mode."
+      filter       = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${module.sync_worker.name}\" AND jsonPayload.message = \"gmail sync done\""
+      label        = { key = "mode", field = "jsonPayload.mode", description = "full, partial or skipped." }
+    }
+  }
 }
 
-resource "google_logging_metric" "purge_errors" {
+resource "google_logging_metric" "this" {
+  for_each = local.log_metrics
+
   project     = var.project_id
-  name        = "purge-errors"
-  description = "purge-worker log entries of a refused purge, a purge report with errors, or a failed purge request."
-  filter      = local.purge_errors_filter
+  name        = each.key
+  description = each.value.description
+  filter      = each.value.filter
 
   metric_descriptor {
     metric_kind  = "DELTA"
     value_type   = "INT64"
     unit         = "1"
-    display_name = "Purge errors"
+    display_name = each.value.display_name
 
-    labels {
-      key         = "message"
-      value_type  = "STRING"
-      description = "\"purge report\" (refused or with errors) or \"event failed\"."
+    dynamic "labels" {
+      for_each = each.value.label == null ? [] : [each.value.label]
+      content {
+        key         = labels.value.key
+        value_type  = "STRING"
+        description = labels.value.description
+      }
     }
   }
 
   label_extractors = {
-    message = "EXTRACT(jsonPayload.message)"
+    for label in each.value.label == null ? [] : [each.value.label] : label.key => "EXTRACT(${label.field})"
   }
 
   depends_on = [google_project_service.enabled]
 }
 
-resource "google_monitoring_alert_policy" "purge_errors" {
+# Alerts on the log-based metrics: each fires when a condition's count over its window exceeds its
+# threshold, and clears when a window passes without.
+locals {
+  # A condition over a whole run of a daily job: the window holds every Scheduler retry of one run
+  # (attempt deadlines plus backoff, well under an hour) and ends a quarter of a day later, so the
+  # next run starts from a clear alert. A run failed when all its attempts did (retries + 1).
+  scheduled_jobs = {
+    renew-gmail-watches = google_cloud_scheduler_job.renew_gmail_watches
+    nightly-purge       = google_cloud_scheduler_job.nightly_purge
+  }
+  scheduler_run_failed = {
+    for name, job in local.scheduled_jobs : name => {
+      display_name = "Every attempt of a ${job.name} run failed"
+      filter       = "resource.type = \"cloud_scheduler_job\" AND resource.labels.job_id = \"${job.name}\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.this["scheduler-job-failures"].name}\""
+      threshold    = job.retry_config[0].retry_count
+      window       = "21600s"
+    }
+  }
+
+  log_alerts = {
+    "purge-errors" = {
+      display_name = "Purge errors"
+      conditions = [
+        {
+          display_name = "purge-worker logged a refused or failed purge"
+          filter       = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.this["purge-errors"].name}\""
+          threshold    = 0
+          window       = "300s"
+        },
+        local.scheduler_run_failed["nightly-purge"],
+      ]
+      documentation = "purge-worker logged a refused purge (a tenant with no known plan: nothing deleted), a purge report with errors, or a failed purge request; or Cloud Scheduler could not run daily-purge at all tonight (every attempt failed: nothing was queued). See infra/README.md, \"Nightly purge\": read the \"purge report\" and \"event failed\" entries of purge-worker, and the tenant's report in tenants/{tenant}/purge_reports/{run}."
+    }
+    "watch-renewals-failing" = {
+      display_name = "Gmail watch renewals failing"
+      conditions = [
+        {
+          display_name = "renew-watches could not renew a watch, or its run failed"
+          filter       = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.this["watch-renewal-failures"].name}\""
+          threshold    = 0
+          window       = "21600s"
+        },
+        local.scheduler_run_failed["renew-gmail-watches"],
+      ]
+      documentation = "Gmail stops pushing for a mailbox 7 days after its watch was last renewed. renew-watches renews watches within 2 days of expiry, so a watch that fails today is retried tomorrow before it lapses; two failed days in a row and that mailbox syncs only through the daily safety net. See infra/README.md, \"Gmail watch renewals failing\": read renew-watches' \"gmail watch not renewed\" entries (their code says why) and the run's report."
+    }
+    # One user revoking access is normal (the CRM shows them a reconnect prompt); many at once mean
+    # something on our side (the OAuth client or its secret, the consent screen's publishing status)
+    # or a Workspace admin's policy.
+    "reconnect-burst" = {
+      display_name = "Burst of connections needing reconnect"
+      conditions = [
+        {
+          display_name = "More than ${var.reconnect_alert_threshold} connections needed a reconnect within an hour"
+          filter       = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.this["connections-needing-reconnect"].name}\""
+          threshold    = var.reconnect_alert_threshold
+          window       = "3600s"
+        },
+      ]
+      documentation = "More connections than usual lost their Google grant within an hour. Their synced copies that are attached to no record were purged and their users see a reconnect prompt; nothing syncs for them until they consent again. See infra/README.md, \"Burst of connections needing reconnect\": check the OAuth client and its secret, the consent screen's publishing status, and whether the reconnects share a Workspace domain."
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "log_based" {
+  for_each = local.log_alerts
+
   project               = var.project_id
-  display_name          = "Purge errors (${var.environment})"
+  display_name          = "${each.value.display_name} (${var.environment})"
   combiner              = "OR"
   notification_channels = var.alert_notification_channels
   user_labels           = local.labels
 
-  conditions {
-    display_name = "purge-worker logged a refused or failed purge"
+  dynamic "conditions" {
+    for_each = each.value.conditions
+    content {
+      display_name = conditions.value.display_name
 
-    condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.purge_errors.name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
+      condition_threshold {
+        filter          = conditions.value.filter
+        comparison      = "COMPARISON_GT"
+        threshold_value = conditions.value.threshold
+        duration        = "0s"
 
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-      }
+        aggregations {
+          alignment_period     = conditions.value.window
+          per_series_aligner   = "ALIGN_SUM"
+          cross_series_reducer = "REDUCE_SUM"
+        }
 
-      trigger {
-        count = 1
+        trigger {
+          count = 1
+        }
       }
     }
   }
 
   documentation {
     mime_type = "text/markdown"
-    content   = "purge-worker logged a refused purge (a tenant with no known plan: nothing deleted), a purge report with errors, or a failed purge request. See infra/README.md, \"Nightly purge\": read the \"purge report\" and \"event failed\" entries of purge-worker, and the tenant's report in tenants/{tenant}/purge_reports/{run}."
+    content   = each.value.documentation
   }
+}
+
+# --- Dashboard --------------------------------------------------------------------------------------
+
+resource "google_monitoring_dashboard" "operations" {
+  project = var.project_id
+  # The template holds only ${...} placeholders for names (no Terraform expressions), so the test
+  # tests/infra/test_monitoring.py can render it and check every metric, function and subscription it
+  # names against what this module declares.
+  dashboard_json = templatefile("${path.module}/dashboard.json.tftpl", {
+    environment                     = var.environment
+    functions_regex                 = join("|", sort(keys(local.function_members)))
+    push_subscriptions_regex        = join("|", sort(keys(local.push_subscriptions)))
+    dead_letter_subscriptions_regex = join("|", sort([for s in google_pubsub_subscription.dead_letter_inspect : s.name]))
+    gmail_syncs_metric              = google_logging_metric.this["gmail-syncs"].name
+    watch_renewal_failures_metric   = google_logging_metric.this["watch-renewal-failures"].name
+    reconnect_metric                = google_logging_metric.this["connections-needing-reconnect"].name
+    purge_errors_metric             = google_logging_metric.this["purge-errors"].name
+    scheduler_failures_metric       = google_logging_metric.this["scheduler-job-failures"].name
+  })
+
+  depends_on = [google_project_service.enabled]
 }

@@ -90,3 +90,15 @@ output "firestore_database" {
   description = "Firestore database id."
   value       = google_firestore_database.default.name
 }
+
+output "monitoring" {
+  description = "The operations dashboard, the alert policies (ids) and the log-based metrics the alerts count (infra/README.md, \"Alerts and the dashboard\")."
+  value = {
+    dashboard = google_monitoring_dashboard.operations.id
+    alert_policies = merge(
+      { for name, policy in google_monitoring_alert_policy.dead_letters : "dead-letters-${name}" => policy.name },
+      { for name, policy in google_monitoring_alert_policy.log_based : name => policy.name },
+    )
+    log_metrics = [for metric in google_logging_metric.this : metric.name]
+  }
+}

@@ -244,7 +244,7 @@ variable "gmail_user_units_per_minute" {
 }
 
 variable "alert_notification_channels" {
-  description = "Cloud Monitoring notification channels (projects/<project>/notificationChannels/<id>) of the dead-letter and purge alerts. Empty: incidents show in the console only."
+  description = "Cloud Monitoring notification channels (projects/<project>/notificationChannels/<id>) of every alert (dead letters, watch renewals, purge errors, reconnect bursts). Empty: incidents show in the console only."
   type        = list(string)
   default     = []
   nullable    = false
@@ -252,6 +252,18 @@ variable "alert_notification_channels" {
   validation {
     condition     = alltrue([for c in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
     error_message = "Each alert_notification_channels entry must be a channel id such as projects/my-project/notificationChannels/123."
+  }
+}
+
+variable "reconnect_alert_threshold" {
+  description = "Connections turning to needs_reconnect within an hour above which the \"Burst of connections needing reconnect\" alert fires. A few users revoking access is normal; a burst points at the OAuth client or its secret."
+  type        = number
+  default     = 20
+  nullable    = false
+
+  validation {
+    condition     = var.reconnect_alert_threshold >= 0 && floor(var.reconnect_alert_threshold) == var.reconnect_alert_threshold
+    error_message = "The reconnect_alert_threshold must be a whole number, 0 or more."
   }
 }
 
