@@ -17,7 +17,8 @@ the part of ``terraform validate`` that cannot run here (the google provider can
   .tfvars(.example) file (comments included) that looks like a credential.
 - R5 entry points: every ``functions/<name>/main.py`` is deployed by exactly one function module call with
   ``entry_point = "<name>"`` and ``source_zip_path = var.function_source_zips["<name>"]``, that main.py
-  defines ``<name>`` at top level, and every such call's entry point has its directory.
+  defines ``<name>`` at top level, every such call's entry point has its directory, and the zips the
+  ``function_source_zips`` variable requires are exactly the function directories.
 - R6 references: every ``var.``, ``local.``, ``module.`` (and module output), resource and data source
   reference resolves in its module; every file read with ``file``/``templatefile`` from ``path.module``
   exists; a local module call passes only variables of that module and every required one; a .tfvars
@@ -683,6 +684,8 @@ def _keys_in(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 # --- R5 entry points ------------------------------------------------------------------------------------
 
 _SOURCE_ZIP = re.compile(r'\$\{var\.function_source_zips\["([^"]+)"\]\}')
+# setsubtract(["api", "daily_purge", ...], keys(var.function_source_zips)): the zips a validation requires.
+_REQUIRED_ZIP_KEYS = re.compile(r"setsubtract\(\[([^\]]*)\],\s*keys\(var\.function_source_zips\)\)")
 
 
 def _top_level_functions(main_py: Path) -> set[str]:
@@ -718,6 +721,7 @@ def check_entry_points(infra: Infra, repo_root: Path) -> list[Violation]:
                 f"functions/{entry_point}/main.py defines no top-level function {entry_point}(): "
                 "the deployed function would fail to start"
             )
+    violations += _required_zip_keys_match(infra, set(directories))
     for name in directories:
         calls = calls_by_entry_point.get(name, [])
         if len(calls) != 1:
@@ -730,6 +734,31 @@ def check_entry_points(infra: Infra, repo_root: Path) -> list[Violation]:
                     f'needs exactly one Terraform function with entry_point = "{name}", found {found}',
                 )
             )
+    return violations
+
+
+def _required_zip_keys_match(infra: Infra, directories: set[str]) -> list[Violation]:
+    """The function_source_zips variable lists the zips it requires by name (a validation with a clear
+    message, before any module call fails on a missing key): that list must name every function."""
+    violations = []
+    for module in infra.modules.values():
+        variable = module.variables.get("function_source_zips")
+        if variable is None:
+            continue
+        for validation in nested_blocks(variable.body, "validation"):
+            listed = _REQUIRED_ZIP_KEYS.search(str(validation.get("condition", "")))
+            if listed is None:
+                continue
+            required = set(re.findall(r'"([^"]+)"', listed.group(1)))
+            if required != directories:
+                violations.append(
+                    Violation(
+                        "R5",
+                        infra.relative(variable.file),
+                        variable.address,
+                        f"requires the zips {sorted(required)}, but functions/ holds {sorted(directories)}",
+                    )
+                )
     return violations
 
 

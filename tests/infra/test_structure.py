@@ -308,6 +308,11 @@ BREAKS: dict[str, Break] = {
         "has no functions/purge_worker/main.py: nothing packages it",
         "R5",
     ),
+    "r5-zip-list-misses-a-function": _break(
+        lambda root: replace_once(root, PLATFORM_VARIABLES, r'"purge_worker", ', ""),
+        "requires the zips",
+        "R5",
+    ),
     # Deleting a call also leaves module.daily_purge dangling where other resources use it: R6 too.
     "r5-module-call-deleted": _break(
         lambda root: delete_block(root, PLATFORM_FUNCTIONS, r'^module "daily_purge"'),
