@@ -68,6 +68,7 @@ __all__ = [
     "check_references",
     "check_scheduler_jobs",
     "check_secret_values",
+    "closing_brace",
     "credential_kind",
     "inventory",
     "load_infra",
@@ -325,19 +326,23 @@ def code_parts(text: str) -> list[str]:
     parts = []
     start = text.find("${")
     while start != -1:
-        depth = 0
-        end = start + 1
-        while end < len(text):
-            if text[end] == "{":
-                depth += 1
-            elif text[end] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            end += 1
+        end = closing_brace(text, start + 1)
         parts.append(text[start : end + 1])
         start = text.find("${", end + 1)
     return parts
+
+
+def closing_brace(text: str, opening: int) -> int:
+    """The index of the "}" that closes the "{" at ``opening`` (or the text's last index if none does)."""
+    depth = 0
+    for index in range(opening, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(text) - 1
 
 
 def _code_in(body: dict[str, Any]) -> Iterator[str]:

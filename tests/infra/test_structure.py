@@ -67,14 +67,7 @@ def delete_block(root: Path, relative: str, header_pattern: str) -> None:
     header = re.search(header_pattern, text, flags=re.MULTILINE)
     if header is None:
         pytest.fail(f"no block matching {header_pattern!r} in {relative}: infra changed, update this break")
-    depth = 0
-    for end in range(text.index("{", header.start()), len(text)):
-        if text[end] == "{":
-            depth += 1
-        elif text[end] == "}":
-            depth -= 1
-            if depth == 0:
-                break
+    end = rules.closing_brace(text, text.index("{", header.start()))
     path.write_text(text[: header.start()] + text[end + 1 :], encoding="utf-8")
 
 
