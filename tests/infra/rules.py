@@ -23,6 +23,10 @@ the part of ``terraform validate`` that cannot run here (the google provider can
   reference resolves in its module; every file read with ``file``/``templatefile`` from ``path.module``
   exists; a local module call passes only variables of that module and every required one; a .tfvars
   file sets only variables of its directory.
+- R7 API schema: the arguments and nested blocks of the resources in ``API_OBJECTS`` name fields of the
+  Google API object they create (snake_case to camelCase), and a literal set on an enum field is one of
+  its values. The schemas come from the discovery documents google-api-python-client bundles: this is
+  the provider schema check of ``terraform validate``, for the resources where a typo would hurt most.
 
 Usage: ``python -m tests.infra.rules [INFRA] [--repo-root DIR]`` prints the violations and exits 1, or
 prints what it checked and exits 0. The tests (tests/infra/test_structure.py) call the functions directly.
@@ -54,6 +58,7 @@ from hcl2.utils import SerializationOptions
 from scripts.package_functions import PackagingError, discover_functions
 
 __all__ = [
+    "API_OBJECTS",
     "RULES",
     "Block",
     "Infra",
@@ -61,7 +66,9 @@ __all__ = [
     "Inventory",
     "TerraformModule",
     "Violation",
+    "api_schema_problems",
     "check_all",
+    "check_api_schema",
     "check_entry_points",
     "check_functions",
     "check_push_subscriptions",
@@ -70,6 +77,7 @@ __all__ = [
     "check_secret_values",
     "closing_brace",
     "credential_kind",
+    "discovery_document",
     "inventory",
     "load_infra",
     "looks_like_secret_name",
@@ -83,6 +91,7 @@ RULES = {
     "R4": "no secret values in Terraform code, variables' defaults or tfvars",
     "R5": "every functions/<name>/main.py is deployed by exactly one Terraform function, and back",
     "R6": "every reference, module argument and tfvars key resolves without a provider",
+    "R7": "resources set only fields, and enum values, that Google's API schema has",
 }
 
 FUNCTION_RESOURCE = "google_cloudfunctions2_function"
@@ -889,6 +898,92 @@ def check_references(infra: Infra) -> list[Violation]:
     return violations
 
 
+# --- R7 API schema --------------------------------------------------------------------------------------
+
+# Resource type -> (discovery document, schema of the object it creates). The provider names each field
+# after the API's (ack_deadline_seconds is ackDeadlineSeconds) for these resources, so a name the schema
+# lacks is a typo that only `terraform validate` would otherwise catch.
+API_OBJECTS = {
+    "google_cloudfunctions2_function": ("cloudfunctions.v2", "Function"),
+    "google_pubsub_topic": ("pubsub.v1", "Topic"),
+    "google_pubsub_subscription": ("pubsub.v1", "Subscription"),
+    "google_cloud_scheduler_job": ("cloudscheduler.v1", "Job"),
+    "google_logging_metric": ("logging.v2", "LogMetric"),
+    "google_monitoring_alert_policy": ("monitoring.v3", "AlertPolicy"),
+}
+# Where the object lives (part of its name in the API) and Terraform's own meta-arguments.
+_NOT_API_FIELDS = frozenset(
+    {"project", "location", "region", "count", "for_each", "depends_on", "lifecycle", "provider"}
+)
+
+
+@functools.lru_cache(maxsize=16)
+def discovery_document(name: str) -> dict[str, Any]:
+    """A discovery document as google-api-python-client bundles it (no network)."""
+    import json
+    from importlib.resources import files
+
+    path = files("googleapiclient") / "discovery_cache" / "documents" / f"{name}.json"
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _arguments(body: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(name, value) of a body's arguments and nested blocks; a dynamic block gives its content blocks."""
+    for key, value in body.items():
+        if key.startswith("__") or key == "dynamic":
+            continue
+        yield key, value
+    for dynamic in body.get("dynamic", []):
+        for label, dynamic_body in dynamic.items():
+            yield _unquote(label), nested_blocks(dynamic_body, "content")
+
+
+def api_schema_problems(
+    value: dict[str, Any], schema: str, document: dict[str, Any], *, where: str = "", hcl: bool = True
+) -> Iterator[str]:
+    """What in ``value`` (a parsed HCL body, or with ``hcl=False`` a JSON object) the schema lacks."""
+    properties = document["schemas"][schema].get("properties", {})
+    pairs = _arguments(value) if hcl else ((k, v) for k, v in value.items())
+    for key, item in pairs:
+        if hcl and key in _NOT_API_FIELDS:
+            continue
+        field = _camel(key) if hcl else key
+        here = f"{where}.{key}" if where else key
+        spec = properties.get(field)
+        if spec is None:
+            yield f"{here}: {schema} ({document['name']} {document['version']}) has no field {field}"
+            continue
+        element = spec.get("items", spec)
+        children = [i for i in item if isinstance(i, dict)] if isinstance(item, list) else [item]
+        if "$ref" in element:
+            for child in children:
+                if isinstance(child, dict) and (not hcl or child.get(_BLOCK_MARKER)):
+                    yield from api_schema_problems(child, element["$ref"], document, where=here, hcl=hcl)
+        elif "enum" in element:
+            values = item if isinstance(item, list) and not hcl else [item]
+            for one in values:
+                literal = string_literal(one) if hcl else one
+                if isinstance(literal, str) and literal not in element["enum"]:
+                    yield f"{here}: {literal!r} is not one of {field}'s values ({', '.join(element['enum'])})"
+
+
+def check_api_schema(infra: Infra) -> list[Violation]:
+    violations: list[Violation] = []
+    for module in infra.modules.values():
+        for resource_type, (document_name, schema) in API_OBJECTS.items():
+            document = discovery_document(document_name)
+            for block in module.resources(resource_type):
+                for problem in api_schema_problems(block.body, schema, document):
+                    violations.append(Violation("R7", infra.relative(block.file), block.address, problem))
+    return violations
+
+
 # --- All rules, and what they looked at -----------------------------------------------------------------
 
 
@@ -902,6 +997,7 @@ def check_all(infra: Infra, repo_root: Path) -> list[Violation]:
             *check_secret_values(infra),
             *check_entry_points(infra, repo_root),
             *check_references(infra),
+            *check_api_schema(infra),
         ]
     )
 

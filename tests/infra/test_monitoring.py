@@ -19,6 +19,7 @@ import hcl2
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.infra import rules
 
 pytestmark = pytest.mark.unit
 
@@ -217,6 +218,17 @@ def test_the_dashboard_renders_to_a_dashboard_whose_every_widget_has_one_kind() 
             query = data_set["timeSeriesQuery"]["timeSeriesFilter"]
             assert "metric.type" in query["filter"], widget["title"]
             assert "resource.type" in query["filter"], widget["title"]
+
+
+def test_the_dashboard_has_only_fields_and_values_of_the_monitoring_api() -> None:
+    # What terraform plan would not catch either: the API parses dashboard_json only at apply time.
+    template = DASHBOARD_TEMPLATE.read_text()
+    rendered = json.loads(render(template, {name: "x" for name in _PLACEHOLDER.findall(template)}))
+    document = rules.discovery_document("monitoring.v1")
+    assert list(rules.api_schema_problems(rendered, "Dashboard", document, hcl=False)) == []
+    broken = json.loads(json.dumps(rendered).replace('"STACKED_BAR"', '"STACKED_BARS"', 1))
+    broken["gridLayout"]["widgets"][0]["titel"] = "typo"
+    assert len(list(rules.api_schema_problems(broken, "Dashboard", document, hcl=False))) == 2
 
 
 def test_every_log_metric_the_dashboard_charts_is_declared() -> None:

@@ -32,6 +32,7 @@ PLATFORM_SCHEDULER = "infra/modules/platform/scheduler.tf"
 PLATFORM_SECRETS = "infra/modules/platform/secrets.tf"
 PLATFORM_FIRESTORE = "infra/modules/platform/firestore.tf"
 PLATFORM_VARIABLES = "infra/modules/platform/variables.tf"
+PLATFORM_MONITORING = "infra/modules/platform/monitoring.tf"
 DEV_TFVARS_EXAMPLE = "infra/environments/dev/terraform.tfvars.example"
 
 # Fake credentials, assembled from pieces so that this file itself holds no string a secret scanner
@@ -213,10 +214,12 @@ BREAKS: dict[str, Break] = {
         "R2",
     ),
     # R3 scheduler
+    # An OAuth token has a scope, not an audience: the API schema (R7) refuses the renamed block too.
     "r3-oauth-token-instead-of-oidc": _break(
         lambda root: replace_once(root, PLATFORM_SCHEDULER, r"\boidc_token(\s*)\{", r"oauth_token\1{"),
         "http_target uses oauth_token",
         "R3",
+        "R7",
     ),
     "r3-no-token": _break(
         lambda root: replace_once(root, PLATFORM_SCHEDULER, r"^\s*oidc_token\s*\{[^{}]*\}\n", ""),
@@ -305,6 +308,26 @@ BREAKS: dict[str, Break] = {
         lambda root: replace_once(root, PLATFORM_VARIABLES, r'"purge_worker", ', ""),
         "requires the zips",
         "R5",
+    ),
+    # R7 fields and enum values against Google's API schemas
+    "r7-misspelt-argument": _break(
+        lambda root: replace_once(
+            root, PLATFORM_PUSH, r"^  ack_deadline_seconds(\s*)= each", r"  ack_deadline_secs\1= each"
+        ),
+        "Subscription (pubsub v1) has no field ackDeadlineSecs",
+        "R7",
+    ),
+    "r7-misspelt-argument-of-a-nested-block": _break(
+        lambda root: replace_once(
+            root, FUNCTION_MAIN, r"max_instance_request_concurrency", "max_request_concurrency"
+        ),
+        "service_config.max_request_concurrency: ServiceConfig (cloudfunctions v2) has no field",
+        "R7",
+    ),
+    "r7-enum-value-typo-in-a-dynamic-block": _break(
+        lambda root: replace_once(root, PLATFORM_MONITORING, r'"ALIGN_SUM"', '"ALIGN_TOTAL"'),
+        "'ALIGN_TOTAL' is not one of perSeriesAligner's values",
+        "R7",
     ),
     # Deleting a call also leaves module.daily_purge dangling where other resources use it: R6 too.
     "r5-module-call-deleted": _break(
