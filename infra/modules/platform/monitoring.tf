@@ -43,7 +43,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   }
 }
 
-# Log-based metrics: counters (DELTA, INT64) of matching entries, one label each where it helps.
+# Log-based metrics: counters (DELTA, INT64) of matching entries, with a label where it helps.
 locals {
   log_metrics = {
     # A tenant's purge refused (its plan unknown or missing, so nothing was deleted) or reporting
@@ -58,7 +58,7 @@ locals {
         # errors is a list: the regex matches only when some element is non-empty.
         "((jsonPayload.message = \"purge report\" AND (jsonPayload.status = \"refused\" OR jsonPayload.errors =~ \".\")) OR jsonPayload.message = \"event failed\")",
       ])
-      label = { key = "message", field = "jsonPayload.message", description = "\"purge report\" (refused or with errors) or \"event failed\"." }
+      labels = [{ key = "message", field = "jsonPayload.message", description = "\"purge report\" (refused or with errors) or \"event failed\"." }]
     }
     # Cloud Scheduler logs every attempt of a job; a failed one (the function answered non-2xx, timed
     # out or could not be reached, e.g. a missing invoker binding) at severity ERROR. Both jobs share
@@ -67,7 +67,7 @@ locals {
       display_name = "Scheduler job failures"
       description  = "Failed Cloud Scheduler attempts (renew-gmail-watches, nightly-purge); a run is retried 3 times."
       filter       = "resource.type = \"cloud_scheduler_job\" AND severity >= ERROR"
-      label        = null
+      labels       = []
     }
     # renew-watches logs "gmail watch not renewed" for each connection whose watch Gmail refused to
     # renew (after the client's own retries), and answers 5xx ("request handled", status >= 500) when
@@ -80,7 +80,7 @@ locals {
         "resource.labels.service_name = \"${module.renew_watches.name}\"",
         "(jsonPayload.message = \"gmail watch not renewed\" OR (jsonPayload.message = \"request handled\" AND jsonPayload.status >= 500))",
       ])
-      label = { key = "message", field = "jsonPayload.message", description = "\"gmail watch not renewed\" (one connection) or \"request handled\" (the whole run failed)." }
+      labels = [{ key = "message", field = "jsonPayload.message", description = "\"gmail watch not renewed\" (one connection) or \"request handled\" (the whole run failed)." }]
     }
     # Logged wherever Google refuses a grant (invalid_grant: the user revoked access, changed their
     # password, or an admin removed the app): sync-worker, renew-watches or api.
@@ -88,14 +88,14 @@ locals {
       display_name = "Connections needing reconnect"
       description  = "Connections turned to needs_reconnect because Google refused their grant, by reason."
       filter       = "resource.type = \"cloud_run_revision\" AND jsonPayload.message = \"connection needs reconnect\""
-      label        = { key = "reason", field = "jsonPayload.reason", description = "Why the connection needs a reconnect, e.g. invalid_grant." }
+      labels       = [{ key = "reason", field = "jsonPayload.reason", description = "Why the connection needs a reconnect, e.g. invalid_grant." }]
     }
     # For the dashboard only: syncs finished per mode (full, partial, skipped), the system's heartbeat.
     "gmail-syncs" = {
       display_name = "Gmail syncs"
       description  = "Gmail syncs finished by sync-worker, by mode."
       filter       = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${module.sync_worker.name}\" AND jsonPayload.message = \"gmail sync done\""
-      label        = { key = "mode", field = "jsonPayload.mode", description = "full, partial or skipped." }
+      labels       = [{ key = "mode", field = "jsonPayload.mode", description = "full, partial or skipped." }]
     }
   }
 }
@@ -115,7 +115,7 @@ resource "google_logging_metric" "this" {
     display_name = each.value.display_name
 
     dynamic "labels" {
-      for_each = each.value.label == null ? [] : [each.value.label]
+      for_each = each.value.labels
       content {
         key         = labels.value.key
         value_type  = "STRING"
@@ -125,7 +125,7 @@ resource "google_logging_metric" "this" {
   }
 
   label_extractors = {
-    for label in each.value.label == null ? [] : [each.value.label] : label.key => "EXTRACT(${label.field})"
+    for label in each.value.labels : label.key => "EXTRACT(${label.field})"
   }
 
   depends_on = [google_project_service.enabled]
