@@ -1014,6 +1014,7 @@ class Inventory:
     function_directories: int
     push_subscriptions: int  # instances: a for_each over a local map counts its keys
     scheduler_http_jobs: int
+    api_schema_resources: int  # resource blocks R7 checks against Google's API schemas
     variables: int
     references: int
     strings_scanned: int
@@ -1054,6 +1055,9 @@ def inventory(infra: Infra, repo_root: Path) -> Inventory:
             for m in infra.modules.values()
             for job in m.resources(SCHEDULER_JOB_RESOURCE)
             if nested_blocks(job.body, "http_target")
+        ),
+        api_schema_resources=sum(
+            len(m.resources(resource_type)) for m in infra.modules.values() for resource_type in API_OBJECTS
         ),
         variables=sum(len(m.variables) for m in infra.modules.values()),
         references=sum(

@@ -436,6 +436,7 @@ def test_real_infra_gave_the_rules_something_to_check(real_infra: rules.Infra) -
     assert checked.function_directories >= 7, checked
     assert checked.push_subscriptions >= 3, checked
     assert checked.scheduler_http_jobs >= 2, checked
+    assert checked.api_schema_resources >= 8, checked
     assert checked.variables >= 50, checked
     assert checked.references >= 300, checked
     assert checked.strings_scanned >= 1000, checked
