@@ -243,20 +243,15 @@ def list_messages(
             None if filters.received_before is None else _micros(filters.received_before),
         ],
     )
-    cursor = _decode_token(page_token, listing)
-    if cursor is not None:
-        at, document_id = cursor
-        if not document_id.startswith(f"{connection_id}_"):
-            raise _invalid_token()
-        query = query.start_after(
-            {"received_at": _from_micros(at), DOCUMENT_ID: collection.document(document_id)}
-        )
-    page = _scan(query, page_size, residual)
-    items = [_summary(snapshot, scope.tenant_id) for snapshot in page.served]
-    next_token = None
-    if page.more is not None:
-        next_token = _encode_token(listing, _micros(page.more.get("received_at")), page.more.id)
-    return MessagePage(items=[item for item in items if item is not None], next_page_token=next_token)
+    return _newest_first_page(
+        scope,
+        query,
+        listing,
+        page_token,
+        page_size,
+        residual,
+        document_prefix=f"{connection_id}_",
+    )
 
 
 def _plan_messages(
@@ -369,13 +364,30 @@ def list_attached(
     collection = scope.collection(MESSAGES)
     query = build_query(collection, QUERY_SHAPES["attached"], equal={}, contains=entity.as_map())
     listing = _listing_key("attached", scope.tenant_id, "", [entity.type, entity.id])
+    return _newest_first_page(scope, query, listing, page_token, page_size, None)
+
+
+def _newest_first_page(
+    scope: TenantScope,
+    query: Query,
+    listing: str,
+    page_token: str | None,
+    page_size: int,
+    residual: Callable[[Mapping[str, Any]], bool] | None,
+    *,
+    document_prefix: str = "",
+) -> MessagePage:
+    """One page of a copy listing ordered by (received_at, id): resumed after the token's cursor (which
+    must name a document starting with ``document_prefix``), with the token of the next page."""
     cursor = _decode_token(page_token, listing)
     if cursor is not None:
         at, document_id = cursor
+        if not document_id.startswith(document_prefix):
+            raise _invalid_token()
         query = query.start_after(
-            {"received_at": _from_micros(at), DOCUMENT_ID: collection.document(document_id)}
+            {"received_at": _from_micros(at), DOCUMENT_ID: scope.collection(MESSAGES).document(document_id)}
         )
-    page = _scan(query, page_size, None)
+    page = _scan(query, page_size, residual)
     items = [_summary(snapshot, scope.tenant_id) for snapshot in page.served]
     next_token = None
     if page.more is not None:

@@ -69,35 +69,32 @@ def attach_message(
 ) -> MessageSummary:
     """Attach the copy to ``entity`` (a repeat is a no-op); 404 if there is no such copy, 409 when the
     copy already holds ``MAX_ATTACHMENTS`` other entities. A copy deleted in Gmail can be attached."""
-    reference = scope.document(MESSAGES, message_doc_id(connection_id, gmail_id))
-
-    def work(transaction: Transaction) -> dict[str, Any]:
-        data = _own_copy(scope, reference.get(transaction=transaction), connection_id)
-        if data is None:
-            raise NotFound("No such message.", code="message_not_found")
-        attached = _with(data, entity)
-        if attached is not None:
-            transaction.update(reference, {"attached_to": attached})
-            data = {**data, "attached_to": attached}
-        return data
-
-    return _summary(scope.transaction(work))
+    return _change_message(scope, connection_id, gmail_id, lambda data: _with(data, entity))
 
 
 def detach_message(
     scope: TenantScope, connection_id: str, gmail_id: str, entity: CrmEntity
 ) -> MessageSummary:
     """Detach the copy from ``entity`` (a no-op when it was not attached); 404 if there is no such copy."""
+    return _change_message(scope, connection_id, gmail_id, lambda data: _without(data, entity))
+
+
+def _change_message(
+    scope: TenantScope,
+    connection_id: str,
+    gmail_id: str,
+    change: Callable[[Mapping[str, Any]], list[Any] | None],
+) -> MessageSummary:
     reference = scope.document(MESSAGES, message_doc_id(connection_id, gmail_id))
 
     def work(transaction: Transaction) -> dict[str, Any]:
         data = _own_copy(scope, reference.get(transaction=transaction), connection_id)
         if data is None:
             raise NotFound("No such message.", code="message_not_found")
-        remaining = _without(data, entity)
-        if remaining is not None:
-            transaction.update(reference, {"attached_to": remaining})
-            data = {**data, "attached_to": remaining}
+        new = change(data)
+        if new is not None:
+            transaction.update(reference, {"attached_to": new})
+            data = {**data, "attached_to": new}
         return data
 
     return _summary(scope.transaction(work))

@@ -1013,7 +1013,7 @@ class Inventory:
     function_module_calls: int
     function_directories: int
     push_subscriptions: int  # instances: a for_each over a local map counts its keys
-    scheduler_http_jobs: int
+    scheduler_http_jobs: int  # instances, as for push subscriptions
     api_schema_resources: int  # resource blocks R7 checks against Google's API schemas
     variables: int
     references: int
@@ -1051,7 +1051,7 @@ def inventory(infra: Infra, repo_root: Path) -> Inventory:
         function_directories=len(discover_functions(repo_root)),
         push_subscriptions=sum(_instance_count(module, s) for module, s in push_subscriptions),
         scheduler_http_jobs=sum(
-            1
+            _instance_count(m, job)
             for m in infra.modules.values()
             for job in m.resources(SCHEDULER_JOB_RESOURCE)
             if nested_blocks(job.body, "http_target")

@@ -137,12 +137,8 @@ locals {
   # A condition over a whole run of a daily job: the window holds every Scheduler retry of one run
   # (attempt deadlines plus backoff, well under an hour) and ends a quarter of a day later, so the
   # next run starts from a clear alert. A run failed when all its attempts did (retries + 1).
-  scheduled_jobs = {
-    renew-gmail-watches = google_cloud_scheduler_job.renew_gmail_watches
-    nightly-purge       = google_cloud_scheduler_job.nightly_purge
-  }
   scheduler_run_failed = {
-    for name, job in local.scheduled_jobs : name => {
+    for name, job in google_cloud_scheduler_job.daily : name => {
       display_name = "Every attempt of a ${job.name} run failed"
       filter       = "resource.type = \"cloud_scheduler_job\" AND resource.labels.job_id = \"${job.name}\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.this["scheduler-job-failures"].name}\""
       threshold    = job.retry_config[0].retry_count

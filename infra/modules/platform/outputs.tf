@@ -57,10 +57,7 @@ output "dead_letters" {
 
 output "scheduler_jobs" {
   description = "Cloud Scheduler job id per job name; run one now with gcloud scheduler jobs run."
-  value = {
-    renew-gmail-watches = google_cloud_scheduler_job.renew_gmail_watches.id
-    nightly-purge       = google_cloud_scheduler_job.nightly_purge.id
-  }
+  value       = { for name, job in google_cloud_scheduler_job.daily : name => job.id }
 }
 
 output "secret_ids" {

@@ -15,53 +15,40 @@ resource "google_service_account" "scheduler_invoker" {
   depends_on = [google_project_service.enabled]
 }
 
-resource "google_cloud_scheduler_job" "renew_gmail_watches" {
-  project     = var.project_id
-  region      = var.region
-  name        = "renew-gmail-watches"
-  description = "Renews Gmail watches daily; a watch lapses 7 days after the last renewal."
-  schedule    = "17 3 * * *"
-  time_zone   = var.scheduler_time_zone
-
-  # A little longer than the function's timeout, so a slow run ends with the function's own answer
-  # rather than Scheduler giving up on a run that is still renewing.
-  attempt_deadline = "${local.renew_watches_timeout_seconds + 60}s"
-
-  retry_config {
-    # Renewing a watch twice is harmless, so a failed run is simply retried, hours before any lapse.
-    retry_count          = 3
-    min_backoff_duration = "60s"
-    max_backoff_duration = "900s"
-    max_doublings        = 3
-  }
-
-  http_target {
-    http_method = "POST"
-    uri         = local.renew_watches_url
-
-    oidc_token {
-      service_account_email = google_service_account.scheduler_invoker.email
-      audience              = local.renew_watches_url
+locals {
+  # One entry per daily job. Each run is retried 3 times with backoff, which is harmless for both:
+  # renewing a watch twice changes nothing, and a purge rerun the same night reuses the run id (and so
+  # the tenants' reports). The attempt deadline is a little longer than the function's timeout, so a
+  # slow run ends with the function's own answer rather than Scheduler giving up on it.
+  daily_jobs = {
+    renew-gmail-watches = {
+      description     = "Renews Gmail watches daily; a watch lapses 7 days after the last renewal."
+      schedule        = "17 3 * * *"
+      uri             = local.renew_watches_url
+      timeout_seconds = local.renew_watches_timeout_seconds
+    }
+    nightly-purge = {
+      description     = "Nightly purge: daily-purge queues one purge request per tenant on purge-requests."
+      schedule        = "30 2 * * *"
+      uri             = local.daily_purge_url
+      timeout_seconds = local.daily_purge_timeout_seconds
     }
   }
-
-  # The function and scheduler-invoker's right to call it exist before the first run.
-  depends_on = [module.renew_watches]
 }
 
-resource "google_cloud_scheduler_job" "nightly_purge" {
+resource "google_cloud_scheduler_job" "daily" {
+  for_each = local.daily_jobs
+
   project     = var.project_id
   region      = var.region
-  name        = "nightly-purge"
-  description = "Nightly purge: daily-purge queues one purge request per tenant on purge-requests."
-  schedule    = "30 2 * * *"
+  name        = each.key
+  description = each.value.description
+  schedule    = each.value.schedule
   time_zone   = var.scheduler_time_zone
 
-  # Past the function's timeout, as for renew-gmail-watches.
-  attempt_deadline = "${local.daily_purge_timeout_seconds + 60}s"
+  attempt_deadline = "${each.value.timeout_seconds + 60}s"
 
   retry_config {
-    # A rerun the same night reuses the run id (and so the tenants' reports), so a retry is harmless.
     retry_count          = 3
     min_backoff_duration = "60s"
     max_backoff_duration = "900s"
@@ -70,14 +57,14 @@ resource "google_cloud_scheduler_job" "nightly_purge" {
 
   http_target {
     http_method = "POST"
-    uri         = local.daily_purge_url
+    uri         = each.value.uri
 
     oidc_token {
       service_account_email = google_service_account.scheduler_invoker.email
-      audience              = local.daily_purge_url
+      audience              = each.value.uri
     }
   }
 
-  # The function and scheduler-invoker's right to call it exist before the first run.
-  depends_on = [module.daily_purge]
+  # The functions and scheduler-invoker's right to call them exist before the first run.
+  depends_on = [module.renew_watches, module.daily_purge]
 }
