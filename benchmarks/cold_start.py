@@ -20,8 +20,8 @@ from pathlib import Path
 
 from local_stack.crm_backend import CrmBackend
 from local_stack.emulators import running_emulators
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from local_stack.functions import REPO_ROOT
+from local_stack.stack import base_environment
 
 # Runs inside the fresh process: time from interpreter start-up done to first response, and peak RSS.
 _PROBE = """
@@ -103,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as logs, running_emulators(Path(logs)) as emulators:
         environment = {
             **os.environ,
-            **emulators.environment,
-            "GOOGLE_CLOUD_PROJECT": "crm-google-bench",
-            "CRM_JWT_JWKS": crm.jwks_json,
+            **base_environment(emulators, crm, "crm-google-bench"),
             "LOG_LEVEL": "WARNING",
             "PUSH_AUTH": "platform",  # as deployed: Cloud Run IAM checks the push token
         }

@@ -31,9 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -43,17 +40,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks._report import machine, median, progress
 from local_stack.emulators import Emulators, running_emulators
+from shared.retention.nightly import BATCH_SIZE as DELETE_BATCH  # the bare delete batches as the purge does
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference
 
+    from shared.mail.store import MailStore
+
 PROJECT = "crm-google-bench"
 TENANT = "bench"
 CONNECTION = "u1"
+OWN_ADDRESS = "user-1@example.com"  # the connected account's
 PLAN = "Standard"  # 60 days' retention
 SEED_BATCH = 400
-DELETE_BATCH = 300  # the purge's own batch size (shared.retention.nightly.BATCH_SIZE)
 EXPIRED_AGE = timedelta(days=100)
 RECENT_AGE = timedelta(days=10)
 DEAL = {"type": "deal", "id": "d-1"}
@@ -61,11 +62,7 @@ DEAL = {"type": "deal", "id": "d-1"}
 KEPT_MIX: tuple[tuple[str, float], ...] = (("recent", 0.8), ("recent_attached", 0.1), ("old_attached", 0.1))
 PHASES = ("query", "delete commits", "count", "other RPCs")
 
-
-def log(message: str) -> None:
-    """Progress goes to stderr; stdout holds only the tables."""
-    sys.stderr.write(f"[purge-benchmark] {message}\n")
-    sys.stderr.flush()
+log = progress("purge-benchmark")
 
 
 # --- where the time goes -----------------------------------------------------------------------------
@@ -164,30 +161,28 @@ class Timing:
 # --- corpus ------------------------------------------------------------------------------------------
 
 
-def _copy(kind: str, index: int, now: datetime) -> tuple[str, dict[str, Any]]:
-    """A synced copy as the store writes one (no bodies): its id and fields."""
-    from shared.mail.records import message_doc_id
+def _copy(store: MailStore, kind: str, index: int, now: datetime) -> tuple[str, dict[str, Any]]:
+    """A synced copy as the store writes one (``MailStore._copy`` builds it; no bodies, so no chunks):
+    its id and fields, attached to a deal for the ``*attached`` kinds."""
+    from shared.mail.records import Address, ParsedMessage
 
     old = kind in ("expired", "old_attached")
     gmail_id = f"{kind.replace('_', '')}{index:07d}"
     received_at = now - (EXPIRED_AGE if old else RECENT_AGE) - timedelta(seconds=index)
-    return message_doc_id(CONNECTION, gmail_id), {
-        "tenant_id": TENANT,
-        "connection_id": CONNECTION,
-        "gmail_id": gmail_id,
-        "message_key": message_doc_id(CONNECTION, gmail_id),
-        "thread_id": f"t{index // 3:07d}",
-        "subject": f"Quarterly review, item {index}",
-        "sender": [{"email": "pat@example.net", "name": "Pat Sender"}],
-        "to": [{"email": "user-1@example.com", "name": None}],
+    resource = {
+        "id": gmail_id,
+        "threadId": f"t{index // 3:07d}",
+        "labelIds": ["INBOX"],
         "snippet": "Hello, following up on our call about the renewal and the figures we discussed " * 2,
-        "label_ids": ["INBOX"],
-        "unread": False,
-        "received_at": received_at,
-        "attached_to": [DEAL] if kind.endswith("attached") else [],
-        "body_chunk_count": 0,
-        "synced_at": now,
+        "internalDate": str(int(received_at.timestamp() * 1000)),
     }
+    parsed = ParsedMessage(
+        subject=f"Quarterly review, item {index}",
+        sender=[Address(email="pat@example.net", name="Pat Sender")],
+        to=[Address(email=OWN_ADDRESS)],
+    )
+    copy = store._copy(resource, parsed, generation=1)
+    return copy.reference.id, {**copy.document, "attached_to": [DEAL] if kind.endswith("attached") else []}
 
 
 def seed(db: Client, copies: list[tuple[str, dict[str, Any]]]) -> None:
@@ -206,13 +201,13 @@ def seed_tenant(db: Client, now: datetime) -> None:
     )
 
 
-def kept_copies(total: int, now: datetime) -> list[tuple[str, dict[str, Any]]]:
+def kept_copies(store: MailStore, total: int, now: datetime) -> list[tuple[str, dict[str, Any]]]:
     """``total`` kept copies in the shares of ``KEPT_MIX`` (the last kind takes the rounding)."""
     copies: list[tuple[str, dict[str, Any]]] = []
     left = total
     for position, (kind, share) in enumerate(KEPT_MIX):
         count = left if position == len(KEPT_MIX) - 1 else round(total * share)
-        copies += [_copy(kind, index, now) for index in range(count)]
+        copies += [_copy(store, kind, index, now) for index in range(count)]
         left -= count
     return copies
 
@@ -229,6 +224,7 @@ def count_messages(db: Client) -> int:
 class Bench:
     emulators: Emulators
     db: Client
+    store: MailStore  # builds the copies the corpus is seeded with
     clock: RpcClock
     purges: int = 0
 
@@ -271,10 +267,13 @@ def start_bench(emulators: Emulators, clock: RpcClock) -> Bench:
     is not given back by a reset; after a few 100 E corpora queries slow down and it dies of
     OutOfMemoryError (measured: at the fourth corpus of 30,000 copies)."""
     from shared.composition import get_container, reset_container
+    from shared.mail.store import MailStore
 
     os.environ.update({**emulators.environment, "GOOGLE_CLOUD_PROJECT": PROJECT, "LOG_LEVEL": "WARNING"})
     reset_container()
-    return Bench(emulators, get_container().firestore, clock)
+    container = get_container()
+    store = MailStore(container.tenant_scope(TENANT), CONNECTION, own_address=OWN_ADDRESS)
+    return Bench(emulators, container.firestore, store, clock)
 
 
 @dataclass
@@ -297,9 +296,9 @@ class ThroughputRun:
 def throughput_run(bench: Bench, expired: int, *, purge_first: bool) -> ThroughputRun:
     now = datetime.now(UTC)
     extra = max(1, expired // 10)
-    targets = [_copy("expired", index, now) for index in range(expired)]
-    kept = [_copy("old_attached", index, now) for index in range(extra)]
-    kept += [_copy("recent", index, now) for index in range(extra)]
+    targets = [_copy(bench.store, "expired", index, now) for index in range(expired)]
+    kept = [_copy(bench.store, "old_attached", index, now) for index in range(extra)]
+    kept += [_copy(bench.store, "recent", index, now) for index in range(extra)]
     bench.reset()
     seed_tenant(bench.db, now)
     seed(bench.db, targets + kept)
@@ -336,7 +335,8 @@ def scaling_case(bench: Bench, expired: int, total: int) -> Timing:
     seed_tenant(bench.db, now)
     seed(
         bench.db,
-        [_copy("expired", index, now) for index in range(expired)] + kept_copies(total - expired, now),
+        [_copy(bench.store, "expired", index, now) for index in range(expired)]
+        + kept_copies(bench.store, total - expired, now),
     )
     timing = bench.purge(now, expired)
     left = count_messages(bench.db)
@@ -354,48 +354,32 @@ def scaling_run(bench: Bench, expired: int, *, small_first: bool) -> ScalingRun:
 # --- report ------------------------------------------------------------------------------------------
 
 
-def _machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"python {platform.python_version()}, {os.cpu_count()} cores{f' ({model})' if model else ''}"
-
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def _split(timings: list[Timing]) -> str:
     """Median seconds per phase, and per-purge call counts (from the first)."""
     parts = [
-        f"{phase} {_median([t.phases.get(phase, 0.0) for t in timings]):.3f} s"
+        f"{phase} {median([t.phases.get(phase, 0.0) for t in timings]):.3f} s"
         f" ({timings[0].calls.get(phase, 0)})"
         for phase in PHASES
         if any(phase in t.phases for t in timings)
     ]
-    parts.append(f"rest {_median([t.rest for t in timings]):.3f} s")
+    parts.append(f"rest {median([t.rest for t in timings]):.3f} s")
     return ", ".join(parts)
 
 
 def report(runs: int, throughput: list[ThroughputRun], scaling: list[ScalingRun]) -> str:
     e = throughput[0].expired
     s = scaling[0].expired
-    purge_rate = _median([r.expired / r.purge.seconds for r in throughput])
-    bare_rate = _median([r.expired / r.bare.seconds for r in throughput])
-    small = _median([r.small.seconds for r in scaling])
-    large = _median([r.large.seconds for r in scaling])
+    purge_rate = median([r.expired / r.purge.seconds for r in throughput])
+    bare_rate = median([r.expired / r.bare.seconds for r in throughput])
+    small = median([r.small.seconds for r in scaling])
+    large = median([r.large.seconds for r in scaling])
     unscanned = (
-        f"{_median([r.small.unscanned for r in scaling]):.3f} s; "
-        f"{_median([r.large.unscanned for r in scaling]):.3f} s; "
-        f"{_median([r.large.unscanned / r.small.unscanned for r in scaling]):.2f}"
+        f"{median([r.small.unscanned for r in scaling]):.3f} s; "
+        f"{median([r.large.unscanned for r in scaling]):.3f} s; "
+        f"{median([r.large.unscanned / r.small.unscanned for r in scaling]):.2f}"
     )
     lines = [
-        f"Purge benchmark, medians of {runs} run(s) ({_machine()}; Firestore emulator)",
+        f"Purge benchmark, medians of {runs} run(s) ({machine()}; Firestore emulator)",
         "",
         "| figure | value | goal |",
         "|---|---|---|",
@@ -403,13 +387,12 @@ def report(runs: int, throughput: list[ThroughputRun], scaling: list[ScalingRun]
         f"{max(1, e // 10)} old attached and {max(1, e // 10)} recent kept) | {purge_rate:.0f} deleted/s | |",
         f"| bare batched delete of the same {e} documents (WriteBatch.delete, {DELETE_BATCH} a batch) "
         f"| {bare_rate:.0f} deleted/s | |",
-        f"| purge / bare, same run | {_median([r.ratio for r in throughput]):.2f} | at least 0.8 |",
+        f"| purge / bare, same run | {median([r.ratio for r in throughput]):.2f} | at least 0.8 |",
         f"| purge scaling: E={s} expired among T=10E={10 * s:,} | {small:.3f} s | |",
         f"| purge scaling: E={s} expired among T=100E={100 * s:,} | {large:.3f} s | |",
-        f"| T=100E / T=10E, same run | {_median([r.ratio for r in scaling]):.2f} "
-        "| within 20% (at most 1.2) |",
+        f"| T=100E / T=10E, same run | {median([r.ratio for r in scaling]):.2f} | within 20% (at most 1.2) |",
         "| diagnostic: the write side alone, bare delete s / the purge's delete-commit s (preconditions and "
-        f"the report's increment in each batch) | {_median([r.write_ratio for r in throughput]):.2f} | |",
+        f"the report's increment in each batch) | {median([r.write_ratio for r in throughput]):.2f} | |",
         "| diagnostic: purge time less its query and count waits (the emulator scans the whole collection "
         f"for each; production reads an index), T=10E; T=100E; ratio | {unscanned} | |",
         "",
@@ -418,9 +401,9 @@ def report(runs: int, throughput: list[ThroughputRun], scaling: list[ScalingRun]
         "",
         "| case | total s | split |",
         "|---|---:|---|",
-        f"| purge, E={e} | {_median([r.purge.seconds for r in throughput]):.3f} | "
+        f"| purge, E={e} | {median([r.purge.seconds for r in throughput]):.3f} | "
         f"{_split([r.purge for r in throughput])} |",
-        f"| bare delete, E={e} | {_median([r.bare.seconds for r in throughput]):.3f} | "
+        f"| bare delete, E={e} | {median([r.bare.seconds for r in throughput]):.3f} | "
         f"{_split([r.bare for r in throughput])} |",
         f"| purge, E={s}, T={10 * s:,} | {small:.3f} | {_split([r.small for r in scaling])} |",
         f"| purge, E={s}, T={100 * s:,} | {large:.3f} | {_split([r.large for r in scaling])} |",

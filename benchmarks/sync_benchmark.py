@@ -28,9 +28,7 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,7 +38,6 @@ import urllib.parse
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,13 +46,13 @@ from typing import TYPE_CHECKING, Any
 
 # Light imports only: the CPU and memory probe (a child process) imports this module too, and must not
 # carry the stand-ins' and the emulators' libraries into its figures.
-from local_stack.emulators import Emulators, running_emulators
-from local_stack.functions import REPO_ROOT, RunningFunction, start_function
+from benchmarks._report import machine, median, progress
+from local_stack.functions import REPO_ROOT
 from local_stack.google_standin.limits import PriceList
 
 if TYPE_CHECKING:
     from local_stack.google_standin.standin import GoogleStandIn
-    from local_stack.secret_manager import LocalSecretManager
+    from local_stack.stack import Stack
     from shared.composition import Container
 
 TENANT = "bench"
@@ -66,11 +63,7 @@ CONCURRENCY = 10
 GET = "gmail.users.messages.get"
 PRICE_LISTS: tuple[PriceList, ...] = (PriceList.NEW, PriceList.LEGACY)
 
-
-def log(message: str) -> None:
-    """Progress goes to stderr; stdout holds only the tables."""
-    sys.stderr.write(f"[sync-benchmark] {message}\n")
-    sys.stderr.flush()
+log = progress("sync-benchmark")
 
 
 # --- measurement hooks ------------------------------------------------------------------------------
@@ -225,13 +218,18 @@ def cpu_timers() -> Iterator[dict[str, float]]:
 
 @dataclass
 class Bench:
-    emulators: Emulators
-    secret_manager: LocalSecretManager
-    google: GoogleStandIn
-    environment: dict[str, str]
+    stack: Stack
     log_dir: Path
     ops: FirestoreOps
     accounts: int = 0
+
+    @property
+    def google(self) -> GoogleStandIn:
+        return self.stack.google
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return self.stack.environment
 
     def new_account(self, label: str) -> str:
         self.accounts += 1
@@ -242,12 +240,7 @@ class Bench:
     def wipe_firestore(self) -> None:
         from local_stack.stack import PROJECT
 
-        url = (
-            f"http://{self.emulators.firestore.address}/emulator/v1/projects/{PROJECT}"
-            "/databases/(default)/documents"
-        )
-        with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=30) as answer:
-            answer.read()
+        self.stack.emulators.reset_firestore(PROJECT)
 
     def container(self, **overrides: str) -> Container:
         """A fresh composition root, configured from the environment as a function instance is."""
@@ -286,30 +279,19 @@ class Bench:
 
 @contextmanager
 def running_bench(log_dir: Path) -> Iterator[Bench]:
-    """Emulators, Secret Manager and Google stand-ins, provisioned like local_stack.stack; all stopped
-    on the way out, whatever happened, and the process environment put back."""
-    from local_stack.crm_backend import CrmBackend
-    from local_stack.google_standin.push import PushSettings
-    from local_stack.google_standin.standin import GoogleStandIn, StandInSettings
-    from local_stack.secret_manager import LocalSecretManager
-    from local_stack.stack import provision, stack_environment
+    """Emulators, Secret Manager and Google stand-ins: ``local_stack.stack.running_stack`` serving no
+    function (push_latency serves its two); all stopped on the way out, whatever happened, and the
+    process environment put back."""
+    from local_stack.stack import running_stack
 
     saved_environment = dict(os.environ)
-    crm_backend = CrmBackend()
     with ExitStack() as stack:
         stack.callback(_restore_environment, saved_environment)
-        emulators = stack.enter_context(running_emulators(log_dir))
-        secret_manager = stack.enter_context(LocalSecretManager())
-        google = stack.enter_context(
-            GoogleStandIn(StandInSettings(push=PushSettings(pubsub_emulator_host=emulators.pubsub.address)))
-        )
-        urls = {"oauth_callback": CALLBACK_URL}
-        environment = stack_environment(emulators, secret_manager, google, crm_backend, urls)
-        os.environ.update(environment)
-        provision(environment, google, secret_manager)
+        running = stack.enter_context(running_stack(log_dir, functions=(), callback_url=CALLBACK_URL))
+        os.environ.update(running.environment)
         ops = FirestoreOps()
         ops.install(stack)
-        yield Bench(emulators, secret_manager, google, environment, log_dir, ops)
+        yield Bench(running, log_dir, ops)
 
 
 def _restore_environment(saved: dict[str, str]) -> None:
@@ -568,48 +550,22 @@ class PushResult:
 
 
 def push_latency(bench: Bench, pushes: int, timeout: float = 20.0) -> PushResult:
-    from google.cloud import firestore, pubsub_v1
+    from google.cloud import firestore
 
+    from local_stack.emulators import free_port
     from local_stack.google_standin.admin_http import generate_messages
     from local_stack.google_standin.mime_factory import MessageFactory
-    from local_stack.stack import GMAIL_TOPIC, PROJECT
+    from local_stack.stack import PROJECT, serve_functions
     from shared.mail.records import MESSAGES, message_doc_id
     from shared.plans import Plan
 
     bench.set_limits(price_list=PriceList.NEW, units_per_minute=None, latency=LATENCY_SECONDS, enforce=True)
-    # The emulator's push carries no OIDC token: gmail_push leaves authentication to the platform, as it
-    # may behind Cloud Run IAM.
-    environment = {**bench.environment, "PUSH_AUTH": "platform"}
-    with ExitStack() as stack, ThreadPoolExecutor(max_workers=2) as pool:
-        starting = {
-            target: pool.submit(
-                start_function,
-                target,
-                environment=environment,
-                log_dir=bench.log_dir,
-                signature_type=kind,
-            )
-            for target, kind in (("gmail_push", "http"), ("sync_worker", "cloudevent"))
-        }
-        functions: dict[str, RunningFunction] = {}
-        for target, future in starting.items():
-            function = future.result()
-            stack.callback(function.stop)
-            functions[target] = function
-        subscriber = pubsub_v1.SubscriberClient()
-        stack.callback(subscriber.close)
-        for name, topic, target in (
-            ("bench-gmail-push", GMAIL_TOPIC, "gmail_push"),
-            ("bench-sync-worker", f"projects/{PROJECT}/topics/sync-requests", "sync_worker"),
-        ):
-            subscriber.create_subscription(
-                request={
-                    "name": f"projects/{PROJECT}/subscriptions/{name}",
-                    "topic": topic,
-                    "push_config": {"push_endpoint": f"{functions[target].url}/"},
-                    "ack_deadline_seconds": 60,
-                }
-            )
+    with ExitStack() as stack:
+        # Served as local_stack.stack serves them, their push subscriptions included. The emulator's push
+        # carries no OIDC token: gmail_push leaves authentication to the platform (the stack's
+        # PUSH_AUTH), as it may behind Cloud Run IAM.
+        ports = {target: free_port() for target in ("gmail_push", "sync_worker")}
+        serve_functions(bench.stack, ports, log_dir=bench.log_dir, cleanup=stack)
         container = bench.container()
         bench.wipe_firestore()
         email = bench.new_account("push")
@@ -668,10 +624,6 @@ def _wait(condition: Callable[[], bool], *, timeout: float, interval: float = 0.
 # --- report ------------------------------------------------------------------------------------------
 
 
-def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else math.nan
-
-
 def _percentile(values: list[float], fraction: float) -> float:
     """Nearest-rank percentile."""
     if not values:
@@ -682,18 +634,6 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def _per(counter: Counter[str], n: int) -> str:
     return ", ".join(f"{name} {count / n:.3f}" for name, count in counter.most_common()) or "none"
-
-
-def _machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"python {platform.python_version()}, {os.cpu_count()} cores{f' ({model})' if model else ''}"
 
 
 def report(
@@ -711,7 +651,7 @@ def report(
         return "; ".join(f"N={n}: {render(n)}" for n in sizes)
 
     lines = [
-        f"Gmail sync benchmark, medians of {runs} run(s) per figure ({_machine()})",
+        f"Gmail sync benchmark, medians of {runs} run(s) per figure ({machine()})",
         "",
         "| figure | value | goal |",
         "|---|---|---|",
@@ -719,13 +659,13 @@ def report(
     for price_list in PRICE_LISTS:
         lines.append(
             f"| sync efficiency T_min/T_actual, {price_list.value} price list | "
-            + by_n(lambda n, p=price_list: f"{_median([r.t_min / r.t_actual for r in eff(n, p)]):.2f}")  # type: ignore[misc]
+            + by_n(lambda n, p=price_list: f"{median([r.t_min / r.t_actual for r in eff(n, p)]):.2f}")  # type: ignore[misc]
             + " | at least 0.9 |"
         )
     lines.append(
         "| same, against the paced bound (the client's first batch goes at once: T_min less one batch) | "
         + "; ".join(
-            f"{p.value} N={n}: {_median([r.t_min_paced / r.t_actual for r in eff(n, p)]):.2f}"
+            f"{p.value} N={n}: {median([r.t_min_paced / r.t_actual for r in eff(n, p)]):.2f}"
             for p in PRICE_LISTS
             for n in sizes
         )
@@ -738,19 +678,19 @@ def report(
 
     lines.append(
         "| quota units per stored message (2026-05; list, profile and history amortised) | "
-        + by_n(lambda n: f"{_median([r.units / r.stored for r in new(n)]):.2f}")
+        + by_n(lambda n: f"{median([r.units / r.stored for r in new(n)]):.2f}")
         + " | at most 20.1 |"
     )
 
     def writes(n: int) -> str:
-        middle = _median([sum(r.writes.values()) for r in new(n)])
+        middle = median([sum(r.writes.values()) for r in new(n)])
         chosen = min(new(n), key=lambda r: abs(sum(r.writes.values()) - middle))
-        total = _median([sum(r.writes.values()) / r.stored for r in new(n)])
+        total = median([sum(r.writes.values()) / r.stored for r in new(n)])
         return f"{total:.3f} ({_per(chosen.writes, chosen.stored)}; {chosen.commits} commits)"
 
     def reads(n: int) -> str:
         chosen = new(n)[0]
-        total = _median([sum(r.reads.values()) / r.stored for r in new(n)])
+        total = median([sum(r.reads.values()) / r.stored for r in new(n)])
         return f"{total:.3f} ({sum(chosen.reads.values())} reads per sync: {_per(chosen.reads, 1)})"
 
     lines.append(f"| Firestore writes per stored message (per collection) | {by_n(writes)} | at most 1.05 |")
@@ -761,13 +701,13 @@ def report(
 
     def overhead(n: int) -> str:
         chosen = cpu_of(n)
-        total = _median([r.ms(r.cpu) for r in chosen])
+        total = median([r.ms(r.cpu) for r in chosen])
         parts = {
-            name: _median([r.ms(r.parts.get(f"{name}_cpu", 0.0)) for r in chosen])
+            name: median([r.ms(r.parts.get(f"{name}_cpu", 0.0)) for r in chosen])
             for name in ("parse", "store", "fetch")
         }
         other = total - sum(parts.values())
-        standin = _median([r.ms(r.standin_cpu) for r in chosen])
+        standin = median([r.ms(r.standin_cpu) for r in chosen])
         return (
             f"{total:.2f} (parse {parts['parse']:.2f}, store {parts['store']:.2f}, "
             f"fetch {parts['fetch']:.2f}, other {other:.2f}; the stand-in's own {standin:.2f} not included)"
@@ -782,8 +722,8 @@ def report(
         "| peak RSS of the worker process during a first sync, MiB (before the sync) | "
         + by_n(
             lambda n: (
-                f"{_median([r.peak_mib for r in cpu_of(n)]):.0f} "
-                f"({_median([r.baseline_mib for r in cpu_of(n)]):.0f})"
+                f"{median([r.peak_mib for r in cpu_of(n)]):.0f} "
+                f"({median([r.baseline_mib for r in cpu_of(n)]):.0f})"
             )
         )
         + " | under 256 MiB, flat as N grows |"
@@ -814,11 +754,11 @@ def report(
                 continue
 
             def med(value: Callable[[EfficiencyRun], float], runs: list[EfficiencyRun] = chosen) -> str:
-                return f"{_median([value(r) for r in runs]):.2f}"
+                return f"{median([value(r) for r in runs]):.2f}"
 
             lines.append(
                 f"| {n} | {price_list.value} | {chosen[0].budget} | "
-                f"{int(_median([r.units for r in chosen]))} | {med(lambda r: r.t_min)} | "
+                f"{int(median([r.units for r in chosen]))} | {med(lambda r: r.t_min)} | "
                 f"{med(lambda r: r.t_min_paced)} | {med(lambda r: r.t_actual)} | "
                 f"{med(lambda r: r.t_min / r.t_actual)} | {med(lambda r: r.t_min_paced / r.t_actual)} | "
                 f"{med(lambda r: r.waited)} | {med(lambda r: r.fetching)} | {med(lambda r: r.parse_store)} | "

@@ -164,10 +164,18 @@ class Emulators:
 
     def reset(self, project: str) -> None:
         """Wipe all data: Firestore documents of ``project`` and every Pub/Sub topic and subscription."""
+        self.reset_firestore(project)
+        self.reset_pubsub()
+
+    def reset_firestore(self, project: str) -> None:
+        """Delete every Firestore document of ``project`` (the emulator's own endpoint)."""
         _request(
             "DELETE",
             f"http://{self.firestore.address}/emulator/v1/projects/{project}/databases/(default)/documents",
         )
+
+    def reset_pubsub(self) -> None:
+        """Delete every Pub/Sub topic and subscription, of every project."""
         _request("POST", f"http://{self.pubsub.address}/reset")
 
     def stop(self) -> None:
@@ -177,7 +185,7 @@ class Emulators:
 
 def _request(method: str, url: str) -> None:
     request = urllib.request.Request(url, method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
 
 

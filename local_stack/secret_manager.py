@@ -423,6 +423,21 @@ def _serialize_empty(message: Any) -> bytes:
     return serialized
 
 
+def seed_secrets(address: str, project: str, values: Mapping[str, bytes]) -> None:
+    """Add each value as a new version of its secret, through the real client: what ops do with gcloud."""
+    from shared.config import Settings
+    from shared.secrets import SecretStore, build_secret_manager_client
+
+    settings = Settings(environment="local", secret_manager_endpoint=address, google_cloud_project=project)
+    store = SecretStore(lambda: build_secret_manager_client(settings), project=project, cache_seconds=0)
+    try:
+        for name, value in values.items():
+            store.ensure_secret(name)
+            store.add_version(name, value)
+    finally:
+        store.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
@@ -447,18 +462,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def seed_secrets(address: str, project: str, values: Mapping[str, bytes]) -> None:
-    """Add each value as a new version of its secret, through the real client: what ops do with gcloud."""
-    from shared.config import Settings
-    from shared.secrets import SecretStore, build_secret_manager_client
-
-    settings = Settings(environment="local", secret_manager_endpoint=address, google_cloud_project=project)
-    store = SecretStore(lambda: build_secret_manager_client(settings), project=project, cache_seconds=0)
-    try:
-        for name, value in values.items():
-            store.ensure_secret(name)
-            store.add_version(name, value)
-    finally:
-        store.close()

@@ -11,7 +11,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -58,8 +58,16 @@ class Stack:
 
 
 @contextmanager
-def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS) -> Iterator[Stack]:
-    """Start every part, provision it as Terraform and ops would, and stop every part on the way out."""
+def running_stack(
+    log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS, callback_url: str | None = None
+) -> Iterator[Stack]:
+    """Start every part, provision it as Terraform and ops would, and stop every part on the way out.
+
+    ``functions`` are the ones served; none leaves the emulators and the stand-ins, for a caller that runs
+    the product in its own process. ``callback_url`` is where Google sends the browser back when
+    oauth_callback is not served (the connect flow then completes in the caller's process)."""
+    if callback_url is not None and "oauth_callback" in functions:
+        raise ValueError("callback_url is oauth_callback's own address when it is served")
     crm_backend = CrmBackend()
     with ExitStack() as stack:
         emulators = stack.enter_context(running_emulators(log_dir))
@@ -69,51 +77,89 @@ def running_stack(log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS)
             GoogleStandIn(StandInSettings(push=PushSettings(pubsub_emulator_host=emulators.pubsub.address)))
         )
         ports = {target: free_port() for target in functions}
-        urls = {target: f"http://127.0.0.1:{port}" for target, port in ports.items()}
+        urls = {target: _local_url(port) for target, port in ports.items()}
+        if callback_url is not None:
+            urls["oauth_callback"] = callback_url
         environment = stack_environment(emulators, secret_manager, google, crm_backend, urls)
         provision(environment, google, secret_manager)
         running = Stack(emulators, secret_manager, google, crm_backend, environment)
-        with ThreadPoolExecutor(max_workers=len(functions) or 1) as pool:
-            starting = {
-                target: pool.submit(
-                    start_function,
-                    target,
-                    environment=environment,
-                    log_dir=log_dir,
-                    port=ports[target],
-                    signature_type=SIGNATURES.get(target, "http"),
-                )
-                for target in functions
-            }
-            for target, future in starting.items():
-                function = future.result()
-                stack.callback(function.stop)
-                running.functions[target] = function
-        _subscribe_pushes(environment, urls)
+        serve_functions(running, ports, log_dir=log_dir, cleanup=stack)
         yield running
 
 
-def _subscribe_pushes(environment: dict[str, str], urls: dict[str, str]) -> None:
-    """The push subscriptions Terraform creates: Gmail's topic to gmail_push, sync requests to sync_worker."""
+def serve_functions(running: Stack, ports: Mapping[str, int], *, log_dir: Path, cleanup: ExitStack) -> None:
+    """Serve each function of ``ports`` on its port, side by side, with the stack's environment, each
+    stopped by ``cleanup``; then the push subscriptions Terraform creates for those Pub/Sub feeds."""
+    with ThreadPoolExecutor(max_workers=len(ports) or 1) as pool:
+        starting = {
+            target: pool.submit(
+                start_function,
+                target,
+                environment=running.environment,
+                log_dir=log_dir,
+                port=port,
+                signature_type=SIGNATURES.get(target, "http"),
+            )
+            for target, port in ports.items()
+        }
+        for target, future in starting.items():
+            function = future.result()
+            cleanup.callback(function.stop)
+            running.functions[target] = function
+    _subscribe_pushes(running.environment, {target: _local_url(port) for target, port in ports.items()})
+
+
+def _local_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def _subscribe_pushes(environment: Mapping[str, str], urls: Mapping[str, str]) -> None:
+    """The push subscriptions Terraform creates: Gmail's topic to gmail_push, sync and purge requests to
+    sync_worker and purge_worker (for those of them in ``urls``)."""
     import grpc
     from google.cloud import pubsub_v1
     from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
-    channel = grpc.insecure_channel(environment["PUBSUB_EMULATOR_HOST"])
-    subscriber = pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
     pushes = {
         "gmail-notifications": "gmail_push",
         "sync-requests": "sync_worker",
         "purge-requests": "purge_worker",
     }
-    for topic, target in pushes.items():
-        if target in urls:
-            subscriber.create_subscription(
-                name=f"projects/{PROJECT}/subscriptions/{topic}-push",
-                topic=f"projects/{PROJECT}/topics/{topic}",
-                push_config={"push_endpoint": f"{urls[target]}/"},
-                ack_deadline_seconds=60,
-            )
+    with grpc.insecure_channel(environment["PUBSUB_EMULATOR_HOST"]) as channel:
+        subscriber = pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+        for topic, target in pushes.items():
+            if target in urls:
+                subscriber.create_subscription(
+                    name=f"projects/{PROJECT}/subscriptions/{topic}-push",
+                    topic=f"projects/{PROJECT}/topics/{topic}",
+                    push_config={"push_endpoint": f"{urls[target]}/"},
+                    ack_deadline_seconds=60,
+                )
+
+
+def base_environment(emulators: Emulators, crm_backend: CrmBackend, project: str) -> dict[str, str]:
+    """What any local function instance runs with: the emulators, ``project``, and the CRM backend's
+    public keys (the tokens api accepts)."""
+    return {
+        **emulators.environment,
+        "ENVIRONMENT": "local",
+        "GOOGLE_CLOUD_PROJECT": project,
+        "CRM_JWT_JWKS": crm_backend.jwks_json,
+        "CRM_JWT_ISSUER": crm_backend.issuer,
+        "CRM_JWT_AUDIENCE": crm_backend.audience,
+    }
+
+
+def google_environment(google: GoogleStandIn, client_id: str = OAUTH_CLIENT_ID) -> dict[str, str]:
+    """Google's endpoints, the stand-in's, and the OAuth client (registered there) the product is."""
+    return {
+        "GOOGLE_OAUTH_CLIENT_ID": client_id,
+        "GOOGLE_OAUTH_AUTH_URI": google.auth_uri,
+        "GOOGLE_OAUTH_TOKEN_URI": google.token_uri,
+        "GOOGLE_OAUTH_REVOKE_URI": google.revoke_uri,
+        "GOOGLE_OAUTH_CERTS_URL": google.certs_url,
+        "GOOGLE_API_ROOT_URL": google.api_root,
+    }
 
 
 def stack_environment(
@@ -121,24 +167,14 @@ def stack_environment(
     secret_manager: LocalSecretManager,
     google: GoogleStandIn,
     crm_backend: CrmBackend,
-    urls: dict[str, str],
+    urls: Mapping[str, str],
 ) -> dict[str, str]:
     """The settings every local function runs with: Google's endpoints are the stand-in's.
     ``urls`` are the functions' own addresses (the OAuth callback, the scheduler audiences)."""
     return {
-        **emulators.environment,
-        "ENVIRONMENT": "local",
-        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        **base_environment(emulators, crm_backend, PROJECT),
         "SECRET_MANAGER_ENDPOINT": secret_manager.address,
-        "CRM_JWT_JWKS": crm_backend.jwks_json,
-        "CRM_JWT_ISSUER": crm_backend.issuer,
-        "CRM_JWT_AUDIENCE": crm_backend.audience,
-        "GOOGLE_OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
-        "GOOGLE_OAUTH_AUTH_URI": google.auth_uri,
-        "GOOGLE_OAUTH_TOKEN_URI": google.token_uri,
-        "GOOGLE_OAUTH_REVOKE_URI": google.revoke_uri,
-        "GOOGLE_OAUTH_CERTS_URL": google.certs_url,
-        "GOOGLE_API_ROOT_URL": google.api_root,
+        **google_environment(google),
         "OAUTH_CALLBACK_URL": urls.get("oauth_callback", ""),
         "CRM_RETURN_ORIGINS": CRM_ORIGIN,
         "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
@@ -167,10 +203,10 @@ def provision(environment: dict[str, str], google: GoogleStandIn, secret_manager
         PROJECT,
         {"oauth-client-secret": client_secret.encode(), "token-encryption-key": os.urandom(32)},
     )
-    channel = grpc.insecure_channel(environment["PUBSUB_EMULATOR_HOST"])
-    publisher = pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel))
-    for topic in TOPICS:
-        publisher.create_topic(name=f"projects/{PROJECT}/topics/{topic}")
+    with grpc.insecure_channel(environment["PUBSUB_EMULATOR_HOST"]) as channel:
+        publisher = pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel))
+        for topic in TOPICS:
+            publisher.create_topic(name=f"projects/{PROJECT}/topics/{topic}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ their own settings, or call ``reset_container()`` after changing the environment
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from functools import lru_cache
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from shared.connections.lifecycle import ConnectionLifecycle
     from shared.connections.service import ConnectionService
     from shared.connections.watches import RenewalReport
-    from shared.google_apis.gmail import GmailClient
+    from shared.google_apis.gmail import GmailClient, GmailSyncClient
     from shared.google_apis.oauth import GoogleOAuthClient, TokenGrant
     from shared.messaging.pubsub import Publisher
     from shared.retention.nightly import FanOut, PurgeReport, PurgeRequest
@@ -130,7 +131,51 @@ class Container:
 
         return GmailClient(credentials, root_url=self.settings.google_api_root_url)
 
-    def _gmail_for_grant(self, grant: TokenGrant, connection_id: str) -> GmailClient:
+    def gmail_sync(
+        self, tenant_id: str, connection_id: str, credentials: Credentials, **quota: Any
+    ) -> GmailSyncClient:
+        """The quota-aware Gmail client for one connection, paced by the settings' price list and
+        quota (``quota`` overrides fields of QuotaSettings); ``invalid_grant`` turns the connection
+        to needs-reconnect."""
+        from shared.google_apis.gmail import GmailSyncClient
+        from shared.google_apis.rate_limit import QuotaSettings
+
+        settings = self.settings
+        lifecycle = self.lifecycle
+        return GmailSyncClient(
+            credentials,
+            root_url=settings.google_api_root_url or None,
+            quota=QuotaSettings(
+                price_list=settings.gmail_price_list,
+                user_units_per_minute=settings.gmail_user_units_per_minute,
+                max_in_flight=settings.gmail_max_in_flight,
+                **quota,
+            ),
+            on_invalid_grant=lambda: lifecycle.mark_needs_reconnect(
+                tenant_id, connection_id, reason="invalid_grant"
+            ),
+        )
+
+    def request_gmail_sync(self, tenant_id: str, connection_id: str, *, reason: str) -> bool:
+        """Queue a Gmail sync of the connection unless one is pending (coalesced over
+        ``push_coalesce_seconds``); True when a request was published."""
+        from shared.sync.pending import request_sync_once
+        from shared.sync.requests import Source, SyncRequest
+        from shared.tenants.service import utc_now
+
+        request = SyncRequest(
+            tenant_id=tenant_id, connection_id=connection_id, source=Source.GMAIL, reason=reason
+        )
+        return request_sync_once(
+            self.tenant_scope(tenant_id),
+            request,
+            publisher=self.publisher,
+            topic=self.settings.sync_requests_topic,
+            window_seconds=self.settings.push_coalesce_seconds,
+            clock=utc_now,
+        )
+
+    def _gmail_for_grant(self, grant: TokenGrant) -> GmailClient:
         credentials = self.google_oauth.credentials(
             str(grant.refresh_token), grant.granted_scopes, access_token=grant.access_token
         )
@@ -209,24 +254,12 @@ class Container:
         from datetime import timedelta
 
         from shared.connections.watches import renew_gmail_watches
-        from shared.sync.pending import request_sync_once
-        from shared.sync.requests import Source, SyncRequest
         from shared.tenants.service import utc_now
 
         settings = self.settings
 
         def request_sync(tenant_id: str, connection_id: str) -> bool:
-            request = SyncRequest(
-                tenant_id=tenant_id, connection_id=connection_id, source=Source.GMAIL, reason="safety_net"
-            )
-            return request_sync_once(
-                self.tenant_scope(tenant_id),
-                request,
-                publisher=self.publisher,
-                topic=settings.sync_requests_topic,
-                window_seconds=settings.push_coalesce_seconds,
-                clock=utc_now,
-            )
+            return self.request_gmail_sync(tenant_id, connection_id, reason="safety_net")
 
         return renew_gmail_watches(
             firestore=self.firestore,
@@ -243,16 +276,13 @@ class Container:
 
     def fan_out_purge(self, *, dry_run: bool) -> FanOut:
         from shared.retention.nightly import fan_out
-        from shared.storage.firestore import TENANTS, translated_errors
-        from shared.tenants.service import utc_now
+        from shared.tenants.service import tenant_ids, utc_now
 
-        with translated_errors():
-            tenant_ids = [document.id for document in self.firestore.collection(TENANTS).list_documents()]
         # One run id per night (a rerun the same night continues the same reports); dry runs apart.
         run_id = utc_now().strftime("%Y%m%d") + ("-dry" if dry_run else "")
         topic = self.settings.purge_requests_topic
         return fan_out(
-            tenant_ids,
+            tenant_ids(self.firestore),
             run_id=run_id,
             dry_run=dry_run,
             publish=lambda request: self.publisher.publish(topic, request),
@@ -322,5 +352,15 @@ def reset_container() -> None:
 
 
 def setup_instance() -> None:
-    """Run by every entry point before it handles a call: configures logging once per instance."""
-    get_container().configure_logging()
+    """Run by every entry point before it handles a call: configures logging once per instance.
+
+    When the settings themselves cannot be read, logging is still set up (from the environment's
+    project) before the error goes on, so its traceback, which quotes the offending values, passes the
+    redaction net like every other line."""
+    try:
+        get_container().configure_logging()
+    except Exception:
+        from shared.structured_logging import configure_logging
+
+        configure_logging(project=os.environ.get("GOOGLE_CLOUD_PROJECT", ""))
+        raise

@@ -27,16 +27,23 @@ REDACTED = "[redacted]"
 
 # Most specific first: a JWT contains dots that the email pattern must not see first.
 _SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # The input pydantic quotes in a ValidationError (a stored copy's subject or body, a connection's
+    # address): a traceback of bad data must not carry the data.
+    re.compile(r"input_value=.*?(?=, input_type=)"),
     re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),  # JWT / ID token
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),  # Authorization header value
     re.compile(r"\bya29\.[A-Za-z0-9._-]+"),  # Google access token
-    re.compile(r"\b1//[A-Za-z0-9._-]+"),  # Google refresh token
+    re.compile(r"\b1(?://|%2F%2F)[A-Za-z0-9._%-]+"),  # Google refresh token, plain or URL-encoded
+    re.compile(r"\b4(?:/|%2F)0[A-Za-z0-9_-]{8,}"),  # Google authorization code, wherever it stands
+    re.compile(r"(?i)\bGOCSPX-[A-Za-z0-9_-]+"),  # OAuth client secret
     # Credentials in a query string or form body; `code` and `state` only where a URL puts them.
     re.compile(
         r"(?i)(?:\b(?:access_token|refresh_token|id_token|client_secret)|(?<=[?&])(?:code|state|token))"
         r"=[^&\s\"']+"
     ),
-    re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),  # email address
+    # Email addresses: any script (jörg@bücher.de), a single-label domain (alice@localhost), URL-encoded
+    # (alice%40example.com), or cut short by a repr (alice@e...).
+    re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*"),
 )
 
 

@@ -17,11 +17,11 @@ import pytest
 
 from local_stack.crm_backend import CrmBackend
 from local_stack.emulators import Emulators, running_emulators
+from local_stack.functions import REPO_ROOT
 from local_stack.secret_manager import LocalSecretManager
 from shared.composition import reset_container
 
 TEST_PROJECT = "crm-google-test"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -91,15 +91,10 @@ def crm_backend() -> CrmBackend:
 @pytest.fixture
 def stack_environment(emulators: Emulators, crm_backend: CrmBackend) -> dict[str, str]:
     """A clean emulator state and the environment a function instance would get, applied to this process."""
+    from local_stack.stack import base_environment  # the stand-ins' libraries: only for the tests that use it
+
     emulators.reset(TEST_PROJECT)
-    environment = {
-        **emulators.environment,
-        "ENVIRONMENT": "local",
-        "GOOGLE_CLOUD_PROJECT": TEST_PROJECT,
-        "CRM_JWT_JWKS": crm_backend.jwks_json,
-        "CRM_JWT_ISSUER": crm_backend.issuer,
-        "CRM_JWT_AUDIENCE": crm_backend.audience,
-    }
+    environment = base_environment(emulators, crm_backend, TEST_PROJECT)
     os.environ.update(environment)
     reset_container()
     return environment

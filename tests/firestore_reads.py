@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from google.cloud import firestore
 
 from tests.conftest import TEST_PROJECT
@@ -11,16 +14,22 @@ def client() -> firestore.Client:
     return firestore.Client(project=TEST_PROJECT)
 
 
-def all_document_paths() -> list[str]:
-    """Every document in the test project, at any depth."""
-    paths: list[str] = []
+def snapshot_documents() -> dict[str, dict[str, Any]]:
+    """Every document in the test project, at any depth, with its fields."""
+    found: dict[str, dict[str, Any]] = {}
 
-    def walk(collections: object) -> None:
-        for collection in collections:  # type: ignore[attr-defined]
+    def walk(collections: Iterable[Any]) -> None:
+        for collection in collections:
             for document in collection.list_documents():
-                if document.get().exists:
-                    paths.append(document.path)
+                snapshot = document.get()
+                if snapshot.exists:
+                    found[document.path] = snapshot.to_dict() or {}
                 walk(document.collections())
 
     walk(client().collections())
-    return sorted(paths)
+    return found
+
+
+def all_document_paths() -> list[str]:
+    """The path of every document in the test project, at any depth."""
+    return sorted(snapshot_documents())

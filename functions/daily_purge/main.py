@@ -5,6 +5,7 @@ import functions_framework
 
 from shared.composition import get_container, setup_instance
 from shared.entrypoints import http_function
+from shared.retention.nightly import dry_run_from_query
 
 
 @functions_framework.http
@@ -12,5 +13,6 @@ from shared.entrypoints import http_function
 def daily_purge(request: flask.Request) -> flask.Response:
     container = get_container()
     container.authenticate_scheduler(request)
-    fanned_out = container.fan_out_purge(dry_run=request.args.get("dry_run", "false").lower() == "true")
+    dry_run = dry_run_from_query(request.args.to_dict(flat=False))  # 400 on anything but true or false
+    fanned_out = container.fan_out_purge(dry_run=dry_run)
     return flask.Response(fanned_out.model_dump_json(), status=200, mimetype="application/json")

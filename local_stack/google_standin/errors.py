@@ -79,10 +79,6 @@ def bad_request(message: str = "Invalid value") -> GoogleApiError:
     return GoogleApiError(400, "invalidArgument", message)
 
 
-def failed_precondition(message: str = "Precondition check failed.") -> GoogleApiError:
-    return GoogleApiError(400, "failedPrecondition", message)
-
-
 def user_rate_limit_exceeded(retry_after_seconds: int) -> GoogleApiError:
     return GoogleApiError(
         403,

@@ -19,9 +19,9 @@ MAX_RAW_BYTES = 35 * 1024 * 1024  # Gmail's limit for messages.send
 @lru_cache(maxsize=1)
 def _method_scopes() -> dict[str, frozenset[str]]:
     """Which OAuth scopes admit each method: read from the bundled discovery document, not retyped."""
-    from googleapiclient.discovery_cache import get_static_doc
+    from shared.google_apis.discovery import discovery_document
 
-    document = json.loads(get_static_doc("gmail", "v1") or "{}")
+    document = discovery_document("gmail", "v1")
     scopes: dict[str, frozenset[str]] = {}
 
     def walk(resources: dict[str, Any]) -> None:

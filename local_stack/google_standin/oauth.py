@@ -310,19 +310,6 @@ class OAuthServer:
             self._pending[pending.request_id] = pending
             return pending
 
-    def pending_authorization(self, request_id: str) -> PendingAuthorization | None:
-        with self._lock:
-            pending = self._pending.get(request_id)
-            if pending is None or self._clock() >= pending.created_at + _PENDING_LIFETIME:
-                return None
-            return pending
-
-    def previously_granted(self, account: str, client_id: str) -> frozenset[str]:
-        """The scopes ``account`` has consented to for ``client_id`` (what incremental auth adds)."""
-        with self._lock:
-            consent = self._consents.get((account.strip().lower(), client_id))
-            return frozenset(consent.scopes) if consent else frozenset()
-
     def approve(self, request_id: str, *, account: str, granted_scopes: Iterable[str] | None = None) -> str:
         """The user allowed: the redirect URL carrying the code, the granted scopes and the state.
 

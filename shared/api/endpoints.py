@@ -204,22 +204,12 @@ def download_attachment(services: Container, call: Call) -> Reply:
 def _fetch_attachment(
     services: Container, tenant_id: str, user_id: str, gmail_id: str, attachment_id: str
 ) -> bytes:
-    from shared.google_apis.gmail import GmailSyncClient
-    from shared.google_apis.rate_limit import QuotaSettings
-
-    settings = services.settings
-    lifecycle = services.lifecycle
-    gmail = GmailSyncClient(
-        lifecycle.credentials(tenant_id, user_id),  # NeedsReconnect (409) when the grant is gone
-        root_url=settings.google_api_root_url or None,
-        quota=QuotaSettings(
-            price_list=settings.gmail_price_list,
-            user_units_per_minute=settings.gmail_user_units_per_minute,
-            max_in_flight=settings.gmail_max_in_flight,
-            max_attempts=3,  # someone is waiting: a few quick retries, then 503 to try again later
-            backoff_max_seconds=4.0,
-        ),
-        on_invalid_grant=lambda: lifecycle.mark_needs_reconnect(tenant_id, user_id, reason="invalid_grant"),
+    gmail = services.gmail_sync(
+        tenant_id,
+        user_id,
+        services.lifecycle.credentials(tenant_id, user_id),  # NeedsReconnect (409) when the grant is gone
+        max_attempts=3,  # someone is waiting: a few quick retries, then 503 to try again later
+        backoff_max_seconds=4.0,
     )
     try:
         return gmail.get_attachment(gmail_id, attachment_id)
@@ -278,8 +268,7 @@ def put_tenant_plan(services: Container, call: Call) -> Reply:
     from shared.connections.plan_effects import apply_plan_change
 
     tenant_id = call.path["tenant_id"]
-    before = services.tenants.get(tenant_id).plan
-    tenant = services.tenants.change_plan(tenant_id, call.body_as(PlanChange).plan)
+    before, tenant = services.tenants.change_plan(tenant_id, call.body_as(PlanChange).plan)
     apply_plan_change(services, tenant_id, before, tenant.plan)  # Gmail watches stop or start at once
     return Reply(tenant)
 

@@ -140,7 +140,7 @@ class Router(Generic[Services]):
             raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
         try:
             decoded = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting too deep
             raise BadInput("The body is not valid JSON.", code="malformed_json") from None
         return _validate(model, decoded, where="body")
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from shared.auth import bearer_token
 from shared.errors import Unauthenticated
 from shared.ids import is_valid_id
 
@@ -46,14 +47,10 @@ class CrmTokenVerifier:
         self._leeway_seconds = leeway_seconds
 
     def verify(self, authorization: str | None) -> CrmPrincipal:
-        if not authorization:
-            raise Unauthenticated("An Authorization: Bearer token is required.", code="missing_token")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("The Authorization header must be 'Bearer <token>'.", code="missing_token")
+        token = bearer_token(authorization)
         invalid = Unauthenticated("The token is not valid.", code="invalid_token")
         try:
-            header = jwt.get_unverified_header(token.strip())
+            header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as error:
             raise invalid from error
         key = self._keys.get(header.get("kid"))
@@ -65,7 +62,7 @@ class CrmTokenVerifier:
             raise invalid
         try:
             claims = jwt.decode(
-                token.strip(),
+                token,
                 key=key.key,
                 algorithms=[key.algorithm_name],
                 audience=self._audience,

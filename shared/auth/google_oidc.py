@@ -20,13 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from shared.auth import GOOGLE_ISSUERS, bearer_token
 from shared.errors import Forbidden, Retryable, Unauthenticated
 
 if TYPE_CHECKING:
     from google.auth import transport
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
-GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 # Google signs its ID tokens with RS256; any other header (none, HS256, ...) is refused before any fetch.
 ALLOWED_ALGORITHMS = frozenset({"RS256"})
 DEFAULT_MAX_AGE_SECONDS = 300  # when the certs response carries no max-age
@@ -188,12 +188,7 @@ class GoogleOidcVerifier:
         return self._request.fetches
 
     def verify(self, authorization: str | None) -> GoogleCaller:
-        if not authorization or not authorization.strip():
-            raise Unauthenticated("An Authorization: Bearer token is required.", code="missing_token")
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("The Authorization header must be 'Bearer <token>'.", code="missing_token")
+        token = bearer_token(authorization)
         invalid = Unauthenticated("The token is not valid.", code="invalid_token")
 
         kid = _signing_key_id(token)

@@ -100,7 +100,7 @@ class ConnectFlow:
         oauth: GoogleOAuthClient,
         vault: Callable[[], TokenVault],
         publisher: Callable[[], Publisher],
-        gmail_for: Callable[[TokenGrant, str], GmailClient],
+        gmail_for: Callable[[TokenGrant], GmailClient],
         clock: Callable[[], datetime],
     ) -> None:
         self._settings = settings
@@ -302,7 +302,7 @@ class ConnectFlow:
         if not (connection.enabled(Feature.MAIL) and self._settings.gmail_push_topic):
             return connection
         try:
-            watch = self._gmail_for(grant, connection.connection_id).watch(self._settings.gmail_push_topic)
+            watch = self._gmail_for(grant).watch(self._settings.gmail_push_topic)
         except IntegrationError as error:
             logger.warning(
                 "gmail watch not started", extra={"fields": {"tenant_id": tenant_id, "code": error.code}}
@@ -330,16 +330,20 @@ class ConnectFlow:
 
 def check_return_url(return_url: str, settings: Settings) -> None:
     """Only origins on the allow-list; https only outside local runs; no credentials in the URL."""
-    parsed = urllib.parse.urlparse(return_url)
+    refused = BadInput(
+        "The return_url is not on the allow-list of CRM origins.", code="return_url_not_allowed"
+    )
+    try:
+        parsed = urllib.parse.urlparse(return_url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "https://["
+        raise refused from None
     allowed = {
         origin.strip().rstrip("/") for origin in settings.crm_return_origins.split(",") if origin.strip()
     }
     origin = f"{parsed.scheme}://{parsed.netloc}"
     secure = parsed.scheme == "https" or (settings.environment == "local" and parsed.scheme == "http")
     if not secure or parsed.username or parsed.password or origin not in allowed or parsed.fragment:
-        raise BadInput(
-            "The return_url is not on the allow-list of CRM origins.", code="return_url_not_allowed"
-        )
+        raise refused
 
 
 def parse_state(state_param: str | None) -> tuple[str, str]:

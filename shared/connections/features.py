@@ -20,7 +20,7 @@ CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
 DRIVE_FILE = "https://www.googleapis.com/auth/drive.file"
 
 # What we always ask: who the account is. Google answers `email` with its long form.
-IDENTITY_SCOPES = ("openid", "email")
+IDENTITY_SCOPES = (OPENID, "email")
 _SHORT_FORMS = {"email": EMAIL, "profile": "https://www.googleapis.com/auth/userinfo.profile"}
 
 

@@ -150,11 +150,13 @@ class ConnectionLifecycle:
         Idempotent: nothing to disconnect answers False. Revocation is retried; if Google still fails,
         ``Retryable`` is raised before anything is deleted, so the caller can simply try again."""
         scope = self._scope_for(tenant_id)
-        if scope.get(connection_ref(scope, connection_id)) is None:
+        data = scope.get(connection_ref(scope, connection_id))
+        if data is None:
             return False
+        connection = ConnectionRecord.model_validate(data)
         refresh_token = self._refresh_token_or_none(tenant_id, connection_id)
         if refresh_token is not None:
-            self._stop_watches(tenant_id, connection_id)
+            self._stop_watches(tenant_id, connection, refresh_token)
             self._oauth.revoke(refresh_token)  # revoking the refresh token ends every token of the grant
         with self._lock:
             self._credentials.pop((tenant_id, connection_id), None)
@@ -179,13 +181,14 @@ class ConnectionLifecycle:
         except NeedsReconnect:
             return None  # no grant left to revoke
 
-    def _stop_watches(self, tenant_id: str, connection_id: str) -> None:
-        """Best effort: a grant Google already refuses has no watch worth stopping; it lapses by itself."""
-        connection = self.get(tenant_id, connection_id)
+    def _stop_watches(self, tenant_id: str, connection: ConnectionRecord, refresh_token: str) -> None:
+        """Best effort: a grant Google already refuses has no watch worth stopping; it lapses by itself.
+        The credentials come from the refresh token disconnect already opened (they refresh on first use)."""
         if "gmail" not in connection.watches or connection.status is not ConnectionStatus.ACTIVE:
             return
         try:
-            self._gmail_for(self.credentials(tenant_id, connection_id)).stop()
+            credentials = self._oauth.credentials(refresh_token, connection.granted_scopes)
+            self._gmail_for(credentials).stop()
         except IntegrationError as error:
             logger.warning(
                 "gmail watch not stopped", extra={"fields": {"tenant_id": tenant_id, "code": error.code}}

@@ -58,7 +58,9 @@ def _stop_mail(container: Container, tenant_id: str, connection: ConnectionRecor
     scope = container.tenant_scope(tenant_id)
     if "gmail" in connection.watches:
         try:
-            credentials = container.lifecycle.credentials(tenant_id, connection.connection_id)
+            credentials = container.lifecycle.credentials(
+                tenant_id, connection.connection_id, connection=connection
+            )
             container.gmail(credentials).stop()
         except IntegrationError as error:  # it lapses within 7 days anyway; syncs are gated by plan already
             logger.warning(
@@ -74,7 +76,9 @@ def _start_mail(container: Container, tenant_id: str, connection: ConnectionReco
     topic = container.settings.gmail_push_topic
     try:
         if topic:
-            credentials = container.lifecycle.credentials(tenant_id, connection.connection_id)
+            credentials = container.lifecycle.credentials(
+                tenant_id, connection.connection_id, connection=connection
+            )
             watch = container.gmail(credentials).watch(topic)
             record_gmail_watch(scope, connection.connection_id, watch)
         request = SyncRequest(

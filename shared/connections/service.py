@@ -1,4 +1,4 @@
-"""Reading a tenant's Google connections. Connecting and disconnecting arrive with the OAuth work."""
+"""Listing a tenant's Google connections (connecting: connect.py; disconnecting: lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.connections.records import CONNECTIONS
 from shared.ids import ExternalId
 
 if TYPE_CHECKING:
     from shared.storage.firestore import TenantScope
-
-CONNECTIONS = "connections"
 
 
 class Connection(BaseModel):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from shared.connections.features import Feature
 from shared.connections.records import (
@@ -23,9 +23,10 @@ from shared.connections.records import (
     ConnectionStatus,
     record_gmail_watch,
 )
-from shared.errors import IntegrationError, NeedsReconnect
+from shared.errors import IntegrationError, NeedsReconnect, NotFound
 from shared.plans import PLAN_POLICIES
-from shared.storage.firestore import TENANTS, translated_errors
+from shared.storage.firestore import translated_errors
+from shared.tenants.service import tenant_ids
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -61,21 +62,34 @@ def renew_gmail_watches(
 ) -> RenewalReport:
     report = RenewalReport()
     now = clock()
-    for tenant_id, connection in _active_connections(firestore, scope_for):
-        if not connection.enabled(Feature.MAIL) or not PLAN_POLICIES[tenants.get(tenant_id).plan].email_sync:
-            report.skipped += 1
-            continue
-        watch = connection.watches.get("gmail")
-        if topic and (watch is None or watch.expires_at < now + renew_within):
-            outcome = _renew(tenant_id, connection, lifecycle, gmail_for, scope_for, topic, clock)
-            setattr(report, outcome, getattr(report, outcome) + 1)
-            if outcome == "needs_reconnect":
+    for tenant_id in tenant_ids(firestore):
+        email_sync = _email_sync(tenants, tenant_id)
+        for connection in _active_connections(scope_for(tenant_id)):
+            if not email_sync or not connection.enabled(Feature.MAIL):
+                report.skipped += 1
                 continue
-        last = connection.sync.get("gmail")
-        if last is None or last.last_success_at is None or last.last_success_at < now - safety_net_after:
-            report.safety_net_syncs += request_sync(tenant_id, connection.connection_id)
+            watch = connection.watches.get("gmail")
+            if topic and (watch is None or watch.expires_at < now + renew_within):
+                outcome = _renew(tenant_id, connection, lifecycle, gmail_for, scope_for, topic, clock)
+                setattr(report, outcome, getattr(report, outcome) + 1)
+                if outcome == "needs_reconnect":
+                    continue
+            last = connection.sync.get("gmail")
+            if last is None or last.last_success_at is None or last.last_success_at < now - safety_net_after:
+                report.safety_net_syncs += request_sync(tenant_id, connection.connection_id)
     logger.info("daily round of gmail connections done", extra={"fields": report.model_dump()})
     return report
+
+
+def _email_sync(tenants: TenantService, tenant_id: str) -> bool:
+    """Whether the tenant's plan syncs email; read once per tenant. A tenant that cannot be read (its
+    document deleted under remaining data, or a plan this code does not know) syncs nothing, and the
+    round goes on with the others."""
+    try:
+        return PLAN_POLICIES[tenants.get(tenant_id).plan].email_sync
+    except (NotFound, ValidationError):
+        logger.warning("tenant skipped in the daily round", extra={"fields": {"tenant_id": tenant_id}})
+        return False
 
 
 def _renew(
@@ -101,20 +115,13 @@ def _renew(
     return "renewed"
 
 
-def _active_connections(
-    firestore: Client, scope_for: Callable[[str], TenantScope]
-) -> Iterator[tuple[str, ConnectionRecord]]:
+def _active_connections(scope: TenantScope) -> Iterator[ConnectionRecord]:
     from google.cloud.firestore_v1.base_query import FieldFilter
 
+    query = scope.collection(CONNECTIONS).where(
+        filter=FieldFilter("status", "==", ConnectionStatus.ACTIVE.value)
+    )
     with translated_errors():
-        tenant_ids = [document.id for document in firestore.collection(TENANTS).list_documents()]
-    for tenant_id in tenant_ids:
-        query = (
-            scope_for(tenant_id)
-            .collection(CONNECTIONS)
-            .where(filter=FieldFilter("status", "==", ConnectionStatus.ACTIVE.value))
-        )
-        with translated_errors():
-            snapshots = list(query.stream())
-        for snapshot in snapshots:
-            yield tenant_id, ConnectionRecord.model_validate(snapshot.to_dict())
+        snapshots = list(query.stream())
+    for snapshot in snapshots:
+        yield ConnectionRecord.model_validate(snapshot.to_dict())

@@ -54,11 +54,8 @@ def translate_http_error(error: Exception) -> IntegrationError:
             return Retryable("Refreshing the Google token failed for now.")
         return NeedsReconnect("Google refused the stored grant.", code="invalid_grant")
     if isinstance(error, HttpError):
-        status = error.status_code
-        reasons = {
-            str(detail.get("reason")) for detail in (error.error_details or []) if isinstance(detail, dict)
-        }
-        if status in (429, 500, 502, 503, 504) or (status == 403 and reasons & _RATE_LIMIT_REASONS):
+        status = _status(error)
+        if _is_retryable_http(error):
             return Retryable(f"Gmail answered {status}.")
         return Permanent(f"Gmail refused the call ({status}).", code=f"gmail_{status}")
     if isinstance(error, google.auth.exceptions.TransportError):
@@ -179,10 +176,6 @@ class GmailSyncClient:
         self.batches_sent = 0
         self.retries = 0  # calls sent again, each batch part counted
         self.seconds_waited_for_quota = 0.0
-
-    @property
-    def quota(self) -> QuotaSettings:
-        return self._quota
 
     # --- the methods ---------------------------------------------------------------------------------
 

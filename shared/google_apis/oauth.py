@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shared.auth import GOOGLE_ISSUERS
 from shared.errors import Permanent, Retryable, Unauthenticated
 
 if TYPE_CHECKING:
     from google.auth.transport import Request
     from google.oauth2.credentials import Credentials
 
-GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 ID_TOKEN_CLOCK_SKEW_SECONDS = 30
 
 

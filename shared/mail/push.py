@@ -18,9 +18,6 @@ from shared.connections.features import Feature
 from shared.connections.records import CONNECTIONS, ConnectionRecord, ConnectionStatus
 from shared.errors import BadInput
 from shared.storage.firestore import translated_errors
-from shared.sync.pending import request_sync_once
-from shared.sync.requests import Source, SyncRequest
-from shared.tenants.service import utc_now
 
 if TYPE_CHECKING:
     from shared.composition import Container
@@ -55,7 +52,7 @@ def parse_push(body: bytes) -> GmailNotification:
         envelope = _Envelope.model_validate_json(body)
         decoded = base64.b64decode(envelope.message.data, validate=True)
         notification = GmailNotification.model_validate(json.loads(decoded))
-    except (ValidationError, ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValidationError, ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise malformed from None
     if "@" not in notification.emailAddress or notification.historyId < 0:
         raise malformed
@@ -69,17 +66,7 @@ def handle_gmail_push(container: Container, body: bytes) -> int:
     for tenant_id, connection in _connections_for(container, notification.emailAddress.lower()):
         if connection.status is not ConnectionStatus.ACTIVE or not connection.enabled(Feature.MAIL):
             continue
-        request = SyncRequest(
-            tenant_id=tenant_id, connection_id=connection.connection_id, source=Source.GMAIL, reason="push"
-        )
-        queued += request_sync_once(
-            container.tenant_scope(tenant_id),
-            request,
-            publisher=container.publisher,
-            topic=container.settings.sync_requests_topic,
-            window_seconds=container.settings.push_coalesce_seconds,
-            clock=utc_now,
-        )
+        queued += container.request_gmail_sync(tenant_id, connection.connection_id, reason="push")
     logger.info("gmail push handled", extra={"fields": {"queued": queued}})
     return queued
 

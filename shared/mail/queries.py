@@ -12,8 +12,6 @@ listing and filters: a token from another listing, another connection or other f
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -24,9 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.errors import BadInput, NotFound
+from shared.errors import NotFound
 from shared.mail.records import (
-    BODY_CHUNKS,
     CONTACTS,
     MESSAGES,
     Address,
@@ -35,7 +32,13 @@ from shared.mail.records import (
     StoredMessage,
     message_doc_id,
 )
-from shared.storage.firestore import translated_errors
+from shared.mail.store import body_chunk_refs
+from shared.storage.firestore import (
+    decode_ordered_page_token,
+    encode_page_token,
+    invalid_page_token,
+    translated_errors,
+)
 
 if TYPE_CHECKING:
     from google.cloud.firestore import CollectionReference, DocumentReference, DocumentSnapshot, Query
@@ -334,13 +337,13 @@ def list_contacts(
     collection = scope.collection(CONTACTS)
     firestore_query = build_query(collection, QUERY_SHAPES["contacts"], equal={}, ranges=ranges)
     listing = _listing_key("contacts", scope.tenant_id, "", [prefix])
-    cursor = _decode_token(page_token, listing)
+    cursor = decode_ordered_page_token(page_token, listing=listing)
     if cursor is not None:
         at, document_id = cursor
         # The token names the contact, not its address: its (never changing) email is read back here.
         contact = scope.get(scope.document(CONTACTS, document_id))
         if contact is None or not isinstance(contact.get("email"), str):
-            raise _invalid_token()
+            raise invalid_page_token()
         firestore_query = firestore_query.start_after({"last_contact_ms": at, "email": contact["email"]})
     page = _scan(firestore_query, page_size, None)
     items = [
@@ -353,7 +356,7 @@ def list_contacts(
         last = page.more.get("last_contact_ms")
         if not isinstance(last, int) or isinstance(last, bool):
             raise TypeError("a contact's last_contact_ms is not a number")
-        next_token = _encode_token(listing, last, page.more.id)
+        next_token = encode_page_token(page.more.id, listing=listing, at=last)
     return ContactPage(items=items, next_page_token=next_token)
 
 
@@ -379,11 +382,11 @@ def _newest_first_page(
 ) -> MessagePage:
     """One page of a copy listing ordered by (received_at, id): resumed after the token's cursor (which
     must name a document starting with ``document_prefix``), with the token of the next page."""
-    cursor = _decode_token(page_token, listing)
+    cursor = decode_ordered_page_token(page_token, listing=listing)
     if cursor is not None:
         at, document_id = cursor
         if not document_id.startswith(document_prefix):
-            raise _invalid_token()
+            raise invalid_page_token()
         query = query.start_after(
             {"received_at": _from_micros(at), DOCUMENT_ID: scope.collection(MESSAGES).document(document_id)}
         )
@@ -391,7 +394,9 @@ def _newest_first_page(
     items = [_summary(snapshot, scope.tenant_id) for snapshot in page.served]
     next_token = None
     if page.more is not None:
-        next_token = _encode_token(listing, _micros(page.more.get("received_at")), page.more.id)
+        next_token = encode_page_token(
+            page.more.id, listing=listing, at=_micros(page.more.get("received_at"))
+        )
     return MessagePage(items=[item for item in items if item is not None], next_page_token=next_token)
 
 
@@ -477,7 +482,7 @@ def _full(scope: TenantScope, reference: Any, data: dict[str, Any]) -> StoredMes
 
 def _read_body(scope: TenantScope, reference: Any, count: int) -> tuple[str, str, bool]:
     """The chunks joined in order and decoded: (text, html, whether every chunk was there)."""
-    chunk_refs = [reference.collection(BODY_CHUNKS).document(str(index)) for index in range(count)]
+    chunk_refs = body_chunk_refs(reference, count)
     chunks: dict[int, bytes] = {}
     if chunk_refs:
         with translated_errors():
@@ -547,10 +552,10 @@ def _partial_string(raw: str) -> str:
 
 
 # --- page tokens --------------------------------------------------------------------------------------
-# base64url JSON of {"v", "l": listing key, "at": the cursor's order value (received_at in microseconds
-# since the epoch; a contact's last_contact_ms as stored), "id": the cursor's document id}. The
-# listing key is a hash of the listing, tenant, connection and filters: a token only resumes the listing
-# that issued it. Tokens are not secret (the cursor is the last item served) but name no address.
+# The codec is storage's (``encode_page_token``): the cursor's order value ("at": received_at in
+# microseconds since the epoch; a contact's last_contact_ms as stored) and its document id. The listing
+# key is a hash of the listing, tenant, connection and filters: a token only resumes the listing that
+# issued it.
 
 
 def _listing_key(kind: str, tenant_id: str, connection_id: str, filters: list[str | int | None]) -> str:
@@ -569,38 +574,3 @@ def _micros(value: Any) -> int:
 def _from_micros(value: int) -> datetime:
     seconds, micros = divmod(value, 1_000_000)
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
-
-
-def _encode_token(listing: str, at: int, document_id: str) -> str:
-    raw = json.dumps({"v": 1, "l": listing, "at": at, "id": document_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _invalid_token() -> BadInput:
-    return BadInput("The page_token is not one this listing issued.", code="invalid_page_token")
-
-
-_TOKEN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,299}")
-_MAX_AT = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z in microseconds
-
-
-def _decode_token(token: str | None, listing: str) -> tuple[int, str] | None:
-    """(the cursor's order value: microseconds or milliseconds since the epoch, its document id)."""
-    if token is None:
-        return None
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise _invalid_token() from error
-    if not isinstance(decoded, dict) or decoded.get("v") != 1 or decoded.get("l") != listing:
-        raise _invalid_token()
-    at, document_id = decoded.get("at"), decoded.get("id")
-    if (
-        not isinstance(at, int)
-        or isinstance(at, bool)
-        or not 0 <= at <= _MAX_AT
-        or not isinstance(document_id, str)
-        or not _TOKEN_ID.fullmatch(document_id)
-    ):
-        raise _invalid_token()
-    return at, document_id

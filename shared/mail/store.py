@@ -9,7 +9,7 @@ exist already reads which ones (the only reads, on replays) and writes the rest.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,9 @@ from shared.mail.records import (
 from shared.storage.firestore import translated_errors
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentReference
+    from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
+
+    Snapshot = DocumentSnapshot[DocumentReference]
 
     from shared.storage.firestore import TenantScope
 
@@ -37,6 +39,8 @@ BODY_CHUNK_BYTES = 900_000
 BODY_CAP_BYTES = 20 * 1024 * 1024
 _BATCH_BYTES = 8 * 1024 * 1024
 _BATCH_OPERATIONS = 450
+# Gmail deleted a copy the CRM holds on to: it is kept, and says so.
+_KEEP = {"deleted_in_gmail": True}
 
 
 @dataclass(frozen=True)
@@ -130,10 +134,10 @@ class MailStore:
         # Chunks after the copy: a copy whose chunks are missing says so (body_in_chunks) and the next
         # replay rewrites them; chunk writes are idempotent sets.
         for copy in group:
-            for index, chunk in enumerate(copy.chunks):
+            for index, reference in enumerate(body_chunk_refs(copy.reference, len(copy.chunks))):
                 with translated_errors():
-                    copy.reference.collection(BODY_CHUNKS).document(str(index)).set(
-                        {"tenant_id": self._scope.tenant_id, "index": index, "data": chunk}
+                    reference.set(
+                        {"tenant_id": self._scope.tenant_id, "index": index, "data": copy.chunks[index]}
                     )
 
     def _copy(self, resource: Mapping[str, Any], parsed: ParsedMessage, generation: int) -> _Copy:
@@ -216,7 +220,7 @@ class MailStore:
         """Gmail deleted these: drop our copies, except attached ones, which are kept and flagged."""
         removed = 0
         for gmail_id in gmail_ids:
-            removed += _remove_unless_attached(self._scope, self.reference(gmail_id))
+            removed += delete_copy_if_unattached(self._scope, self.reference(gmail_id), when_attached=_KEEP)
         return removed
 
     def existing(self, gmail_ids: Iterable[str]) -> set[str]:
@@ -254,7 +258,7 @@ class MailStore:
         )
         with translated_errors():
             stale = [snapshot.reference for snapshot in query.stream()]
-        return sum(_remove_unless_attached(self._scope, reference) for reference in stale)
+        return sum(delete_copy_if_unattached(self._scope, ref, when_attached=_KEEP) for ref in stale)
 
 
 def _mutable_fields(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,21 +308,86 @@ def _groups(copies: list[_Copy]) -> Iterable[list[_Copy]]:
         yield group
 
 
-def _remove_unless_attached(scope: TenantScope, reference: DocumentReference) -> int:
-    from google.cloud import firestore
+# --- deleting copies: never an attached one ------------------------------------------------------------
 
-    @firestore.transactional
-    def remove(transaction: firestore.Transaction) -> int:
+
+def body_chunk_refs(reference: DocumentReference, count: int) -> list[DocumentReference]:
+    """The chunk documents of a copy whose body was stored in ``count`` chunks."""
+    return [reference.collection(BODY_CHUNKS).document(str(index)) for index in range(count)]
+
+
+def stored_chunk_refs(reference: DocumentReference, data: Mapping[str, Any]) -> list[DocumentReference]:
+    """What a copy stores beside it, from its ``body_chunk_count`` (written with every copy, so no read).
+    A copy without the field (written by something else than this store) has its chunks listed: a copy
+    deleted without its chunks would leave its body behind for ever."""
+    count = data.get("body_chunk_count")
+    if isinstance(count, int) and not isinstance(count, bool):
+        return body_chunk_refs(reference, count)
+    with translated_errors():
+        return list(reference.collection(BODY_CHUNKS).list_documents())
+
+
+def delete_copy_if_unattached(
+    scope: TenantScope,
+    reference: DocumentReference,
+    *,
+    also: Callable[[Transaction], object] | None = None,
+    when_attached: Mapping[str, Any] | None = None,
+) -> bool:
+    """In one transaction: re-read the copy and delete it, with its body chunks, only if it is still
+    unattached (``attached_to == []``: an attach racing us wins). ``also(transaction)``: writes that
+    commit with the delete and only with it (a counter). ``when_attached``: changes written to a copy
+    that is kept because it is attached. True if deleted."""
+
+    def work(transaction: Transaction) -> bool:
         snapshot = reference.get(transaction=transaction)
         if not snapshot.exists:
-            return 0
-        if (snapshot.to_dict() or {}).get("attached_to"):
-            transaction.update(reference, {"deleted_in_gmail": True})  # the CRM keeps what it holds on to
-            return 0
-        for chunk in reference.collection(BODY_CHUNKS).list_documents():
+            return False
+        data = snapshot.to_dict() or {}
+        if data.get("attached_to") != []:
+            if when_attached:
+                transaction.update(reference, dict(when_attached))
+            return False
+        for chunk in stored_chunk_refs(reference, data):
             transaction.delete(chunk)
         transaction.delete(reference)
-        return 1
+        if also is not None:
+            also(transaction)
+        return True
 
-    with translated_errors():
-        return int(remove(scope.client.transaction()))
+    return scope.transaction(work)
+
+
+def delete_unattached_copies(
+    scope: TenantScope, snapshots: Sequence[Snapshot], *, counter: DocumentReference | None = None
+) -> int:
+    """Delete copies a query of unattached copies returned, with their chunks, in one batch in which
+    every delete is conditioned on the copy being unchanged since that read; ``counter``'s ``deleted``
+    field counts them in the same batch. If a copy changed meanwhile (an attach) the batch fails whole
+    and each copy is decided in its own transaction. Returns how many were deleted."""
+    from google.api_core import exceptions as gexc
+    from google.cloud import firestore
+
+    if not snapshots:
+        return 0
+    batch = scope.client.batch()
+    for snapshot in snapshots:
+        for chunk in stored_chunk_refs(snapshot.reference, snapshot.to_dict() or {}):
+            batch.delete(chunk)
+        batch.delete(
+            snapshot.reference, option=scope.client.write_option(last_update_time=snapshot.update_time)
+        )
+    if counter is not None:
+        batch.update(counter, {"deleted": firestore.Increment(len(snapshots))})
+    try:
+        with translated_errors():
+            batch.commit()
+        return len(snapshots)
+    except gexc.FailedPrecondition:
+        pass  # someone changed a copy meanwhile: decide copy by copy, in transactions
+
+    def count(transaction: Transaction) -> None:
+        if counter is not None:
+            transaction.update(counter, {"deleted": firestore.Increment(1)})
+
+    return sum(delete_copy_if_unattached(scope, snapshot.reference, also=count) for snapshot in snapshots)

@@ -85,23 +85,11 @@ def run_sync_request(container: Container, request: SyncRequest) -> SyncReport:
 def _sync(
     container: Container, request: SyncRequest, connection: ConnectionRecord, retention_days: int
 ) -> SyncReport:
-    from shared.google_apis.gmail import GmailSyncClient, QuotaSettings
-
     settings = container.settings
-    lifecycle = container.lifecycle
-    credentials = lifecycle.credentials(request.tenant_id, request.connection_id, connection=connection)
-    gmail = GmailSyncClient(
-        credentials,
-        root_url=settings.google_api_root_url or None,
-        quota=QuotaSettings(
-            price_list=settings.gmail_price_list,
-            user_units_per_minute=settings.gmail_user_units_per_minute,
-            max_in_flight=settings.gmail_max_in_flight,
-        ),
-        on_invalid_grant=lambda: lifecycle.mark_needs_reconnect(
-            request.tenant_id, request.connection_id, reason="invalid_grant"
-        ),
+    credentials = container.lifecycle.credentials(
+        request.tenant_id, request.connection_id, connection=connection
     )
+    gmail = container.gmail_sync(request.tenant_id, request.connection_id, credentials)
     scope = container.tenant_scope(request.tenant_id)
     raw_state = connection.sync.get(Source.GMAIL.value)
     state = GmailSyncState.model_validate(raw_state.model_dump() if raw_state else {})

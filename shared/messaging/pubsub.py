@@ -1,13 +1,16 @@
-"""Publishes JSON messages to this system's Pub/Sub topics and waits for Pub/Sub to accept them."""
+"""Publishes JSON messages to this system's Pub/Sub topics and waits for Pub/Sub to accept them, and
+reads them back out of the CloudEvents our push subscriptions deliver."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from shared.errors import BadInput, Retryable
 
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
 
 # Pub/Sub's own limit is 10 MB; our requests are small, so anything large is a bug, not a payload.
 MAX_MESSAGE_BYTES = 1_000_000
+M = TypeVar("M", bound=BaseModel)
 
 
 def build_publisher_client() -> PublisherClient:
@@ -82,3 +86,12 @@ def publisher_from_settings(settings: Settings) -> Publisher:
         project=settings.google_cloud_project,
         timeout_seconds=settings.pubsub_publish_timeout_seconds,
     )
+
+
+def parse_pubsub_model(event_data: Any, model: type[M], *, code: str, message: str) -> M:
+    """The ``model`` published as JSON inside a Pub/Sub CloudEvent's data (``message.data``, base64).
+    Anything else is ``BadInput(message, code=code)``: acknowledged, logged, never retried."""
+    try:
+        return model.model_validate_json(base64.b64decode(event_data["message"]["data"], validate=True))
+    except (KeyError, TypeError, ValueError, binascii.Error, ValidationError):
+        raise BadInput(message, code=code) from None

@@ -13,21 +13,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import BadInput, Conflict
 from shared.ids import ExternalId
 from shared.mail.queries import QUERY_SHAPES, RangeFilter, build_query
-from shared.mail.records import BODY_CHUNKS, MESSAGES
+from shared.mail.records import MESSAGES
+from shared.mail.store import delete_unattached_copies
+from shared.messaging.pubsub import parse_pubsub_model
 from shared.plans import PLAN_POLICIES, Plan
 from shared.storage.firestore import translated_errors
 from shared.sync.crash import crash_point
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentReference, DocumentSnapshot
+    from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
 
     Snapshot = DocumentSnapshot[DocumentReference]
 
@@ -53,7 +56,9 @@ class PurgeReport(BaseModel):
     run_id: str
     tenant_id: str
     dry_run: bool
-    status: str = "running"  # running, continued (out of time, going on), done, refused
+    # running, continued (out of time, going on), done, refused (no known plan: nothing deleted),
+    # skipped (no such tenant: nothing written either, so a deleted tenant leaves no report behind)
+    status: str = "running"
     plan: str | None = None
     retention_days: int | None = None
     cutoff: datetime | None = None
@@ -79,15 +84,19 @@ def purge_tenant(
     started = monotonic()
     report_ref = scope.document(PURGE_REPORTS, request.run_id)
     now = clock()
-    report = _open_report(scope, report_ref, request, now)
-    plan = _plan_of(scope)
-    if plan is None:
+    tenant = scope.get(scope.tenant_document())
+    if tenant is None:  # deleted since the fan-out, or an id that only names leftover documents
+        skipped = PurgeReport(
+            run_id=request.run_id, tenant_id=request.tenant_id, dry_run=request.dry_run, status="skipped"
+        )
+        logger.info("purge report", extra={"fields": skipped.model_dump(mode="json", include=_LOGGED)})
+        return skipped
+    plan = _plan_of(tenant)
+    report = _open_report(scope, report_ref, request, now, plan)
+    cutoff = report.cutoff  # a continuation keeps its run's cutoff
+    if plan is None or cutoff is None:
         report = report.model_copy(update={"status": "refused", "errors": ["plan_unknown_or_missing"]})
         return _close(scope, report_ref, report, now, started, monotonic)
-    retention = PLAN_POLICIES[plan].retention_days
-    cutoff = report.cutoff or now - timedelta(days=retention)  # a continuation keeps its run's cutoff
-    report = report.model_copy(update={"plan": plan.value, "retention_days": retention, "cutoff": cutoff})
-    scope.update(report_ref, {"plan": plan.value, "retention_days": retention, "cutoff": cutoff})
     eligible = build_query(
         scope.collection(MESSAGES),
         QUERY_SHAPES["purge"],
@@ -104,7 +113,7 @@ def purge_tenant(
             with translated_errors():
                 snapshots = list((page.start_after(last) if last is not None else page).stream())
             if snapshots:
-                report.deleted += _delete_batch(scope, report_ref, snapshots)
+                report.deleted += delete_unattached_copies(scope, snapshots, counter=report_ref)
                 last = snapshots[-1]  # resume after it: kept (attached meanwhile) copies are not re-read
             crash_point("purge.after_batch")
             if len(snapshots) < BATCH_SIZE:
@@ -132,76 +141,44 @@ def purge_tenant(
     return _close(scope, report_ref, report, now, started, monotonic)
 
 
-def _plan_of(scope: TenantScope) -> Plan | None:
-    data = scope.get(scope.tenant_document()) or {}
+def _plan_of(tenant: dict[str, Any]) -> Plan | None:
     try:
-        return Plan(str(data.get("plan")))
+        return Plan(str(tenant.get("plan")))
     except ValueError:
         return None  # never a default that deletes more (invariant 8)
 
 
 def _open_report(
-    scope: TenantScope, reference: DocumentReference, request: PurgeRequest, now: datetime
+    scope: TenantScope,
+    reference: DocumentReference,
+    request: PurgeRequest,
+    now: datetime,
+    plan: Plan | None,
 ) -> PurgeReport:
-    existing = scope.get(reference)
-    if existing is not None:  # a continuation or a redelivery: the same report goes on
-        return PurgeReport.model_validate(existing)
+    """The run's report, created with its plan, retention and cutoff in one atomic create (of two
+    deliveries starting together, one creates it and the other goes on with it); a continuation or a
+    redelivery goes on with the stored one: its counter as counted, the cutoff its run fixed."""
+    decided: dict[str, Any] = {}
+    if plan is not None:
+        retention = PLAN_POLICIES[plan].retention_days
+        decided = {"plan": plan.value, "retention_days": retention, "cutoff": now - timedelta(days=retention)}
     report = PurgeReport(
-        run_id=request.run_id, tenant_id=request.tenant_id, dry_run=request.dry_run, started_at=now
+        run_id=request.run_id, tenant_id=request.tenant_id, dry_run=request.dry_run, started_at=now, **decided
     )
-    scope.client.document(reference.path).set(scope.stamp(report.model_dump()))
-    return report
-
-
-def _delete_batch(scope: TenantScope, report_ref: DocumentReference, snapshots: list[Snapshot]) -> int:
-    from google.api_core import exceptions as gexc
-    from google.cloud import firestore
-
-    batch = scope.client.batch()
-    for snapshot in snapshots:
-        for chunk in _chunks(snapshot):
-            batch.delete(chunk)
-        # Deleted only if unchanged since read: an attach in between fails the precondition.
-        batch.delete(
-            snapshot.reference, option=scope.client.write_option(last_update_time=snapshot.update_time)
-        )
-    batch.update(report_ref, {"deleted": firestore.Increment(len(snapshots))})
     try:
-        with translated_errors():
-            batch.commit()
-        return len(snapshots)
-    except gexc.FailedPrecondition:
-        pass  # someone changed a copy meanwhile: decide copy by copy, in transactions
-    return sum(_delete_one_counted(scope, snapshot.reference, report_ref) for snapshot in snapshots)
+        scope.create(reference, report.model_dump())
+        return report
+    except Conflict:
+        pass
 
+    def go_on(transaction: Transaction) -> PurgeReport:
+        stored = PurgeReport.model_validate(reference.get(transaction=transaction).to_dict() or {})
+        if stored.cutoff is None and decided:  # the run was refused (no known plan then); it has one now
+            transaction.update(reference, decided)
+            stored = stored.model_copy(update=decided)
+        return stored
 
-def _delete_one_counted(
-    scope: TenantScope, reference: DocumentReference, report_ref: DocumentReference
-) -> int:
-    """In one transaction: re-read the copy; if still unattached, delete it (and its chunks) and count
-    it in the report. The count and the delete commit together, so a crash can lose neither."""
-    from google.cloud import firestore
-
-    @firestore.transactional
-    def remove(transaction: firestore.Transaction) -> int:
-        snapshot = reference.get(transaction=transaction)
-        data = snapshot.to_dict() if snapshot.exists else None
-        if data is None or data.get("attached_to"):
-            return 0
-        for index in range(int(data.get("body_chunk_count") or 0)):
-            transaction.delete(reference.collection(BODY_CHUNKS).document(str(index)))
-        transaction.delete(reference)
-        transaction.update(report_ref, {"deleted": firestore.Increment(1)})
-        return 1
-
-    with translated_errors():
-        return int(remove(scope.client.transaction()))
-
-
-def _chunks(snapshot: Snapshot) -> list[DocumentReference]:
-    data: dict[str, Any] = snapshot.to_dict() or {}
-    count = int(data.get("body_chunk_count") or 0)
-    return [snapshot.reference.collection(BODY_CHUNKS).document(str(index)) for index in range(count)]
+    return scope.transaction(go_on)
 
 
 def _count(query: Any) -> int:
@@ -235,43 +212,42 @@ def _close(
         )
     scope.update(reference, changes)
     closed = report.model_copy(update={"duration_seconds": duration, "finished_at": now if final else None})
-    logger.info(
-        "purge report",
-        extra={
-            "fields": closed.model_dump(
-                mode="json",
-                include={
-                    "tenant_id",
-                    "run_id",
-                    "status",
-                    "plan",
-                    "deleted",
-                    "kept_attached",
-                    "scanned",
-                    "dry_run",
-                    "errors",
-                },
-            )
-        },
-    )
+    logger.info("purge report", extra={"fields": closed.model_dump(mode="json", include=_LOGGED)})
     return closed
+
+
+# What a "purge report" log line carries (ids, counts, status: nothing of the mail).
+_LOGGED = {
+    "tenant_id",
+    "run_id",
+    "status",
+    "plan",
+    "deleted",
+    "kept_attached",
+    "scanned",
+    "dry_run",
+    "errors",
+}
 
 
 def parse_purge_request(event_data: Any) -> PurgeRequest:
     """The request inside a Pub/Sub CloudEvent's data; anything else is acknowledged as bad input."""
-    import base64
-    import binascii
+    return parse_pubsub_model(
+        event_data, PurgeRequest, code="malformed_purge_request", message="The event is not a purge request."
+    )
 
-    from pydantic import ValidationError
 
-    from shared.errors import BadInput
-
-    try:
-        return PurgeRequest.model_validate_json(
-            base64.b64decode(event_data["message"]["data"], validate=True)
+def dry_run_from_query(query: Mapping[str, list[str]]) -> bool:
+    """``daily_purge``'s query string: nothing (a real run) or ``dry_run=true|false``. Anything else is
+    refused rather than read as "not a dry run": a typo must never turn a count into a deletion."""
+    values = query.get("dry_run", [])
+    unknown = sorted(set(query) - {"dry_run"})
+    if unknown or len(values) > 1 or (values and values[0].lower() not in ("true", "false")):
+        raise BadInput(
+            "The only parameter is dry_run, once, true or false.",
+            code="bad_purge_query",
         )
-    except (KeyError, TypeError, ValueError, binascii.Error, ValidationError):
-        raise BadInput("The event is not a purge request.", code="malformed_purge_request") from None
+    return bool(values) and values[0].lower() == "true"
 
 
 class FanOut(BaseModel):
@@ -299,27 +275,9 @@ class PurgeReportPage(BaseModel):
 
 
 def list_purge_reports(scope: TenantScope, *, page_size: int, page_token: str | None) -> PurgeReportPage:
-    """The tenant's purge reports, newest run first."""
-    from google.cloud.firestore_v1.field_path import FieldPath
-
-    from shared.errors import BadInput
-    from shared.storage.firestore import decode_page_token, encode_page_token
-
-    collection = scope.collection(PURGE_REPORTS)
-    query = (
-        collection.order_by("started_at", direction="DESCENDING")
-        .order_by(FieldPath.document_id(), direction="DESCENDING")
-        .limit(page_size + 1)
+    """The tenant's purge reports, newest run first: run ids are YYYYMMDD[-dry], so the greatest id is
+    the latest night (that night's dry run before its real one)."""
+    page = scope.list_page(PURGE_REPORTS, page_size=page_size, page_token=page_token, descending=True)
+    return PurgeReportPage(
+        items=[PurgeReport.model_validate(item) for item in page.items], next_page_token=page.next_page_token
     )
-    after = decode_page_token(page_token, listing=PURGE_REPORTS)
-    with translated_errors():
-        if after is not None:
-            last = collection.document(after).get()
-            if not last.exists:
-                raise BadInput("The page_token is not one this listing issued.", code="invalid_page_token")
-            query = query.start_after(last)  # resume after the last report served (its started_at and id)
-        snapshots = list(query.stream())
-    items = [PurgeReport.model_validate(snapshot.to_dict()) for snapshot in snapshots[:page_size]]
-    more = len(snapshots) > page_size
-    token = encode_page_token(snapshots[page_size - 1].id, listing=PURGE_REPORTS) if more else None
-    return PurgeReportPage(items=items, next_page_token=token)

@@ -1,6 +1,6 @@
 """Deleting synced message copies that no CRM record or task holds on to.
 
-The nightly, plan-driven purge arrives with the retention issue; disconnecting already needs its core:
+The nightly, plan-driven purge is in ``nightly``; disconnecting (and a revoked grant) needs its core:
 drop one connection's unattached copies at once. Originals in Gmail are never touched: no Google call.
 """
 
@@ -8,53 +8,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shared.mail.records import MESSAGES
+from shared.mail.store import delete_unattached_copies
 from shared.storage.firestore import translated_errors
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentReference
-
     from shared.storage.firestore import TenantScope
 
-MESSAGES = "messages"
 _BATCH = 300
 
 
 def purge_connection_copies(scope: TenantScope, connection_id: str) -> int:
     """Delete the connection's unattached message copies (and what they store beside them); returns
-    how many. Each delete is conditioned on the copy still being unattached, so an attach wins a race."""
+    how many. Each delete is conditioned on the copy being unchanged since it was read (a batch that
+    meets a change is decided copy by copy in transactions), so an attach wins a race."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
+    # Two equalities and no order: Firestore merges the single-field indexes, no composite is needed.
     query = (
         scope.collection(MESSAGES)
         .where(filter=FieldFilter("connection_id", "==", connection_id))
         .where(filter=FieldFilter("attached_to", "==", []))
+        .select(["body_chunk_count"])  # what the delete needs; the update time comes with every read
         .limit(_BATCH)
     )
     deleted = 0
     while True:
+        # Deleted copies leave the query, and so do copies attached meanwhile: it is its own resume point.
         with translated_errors():
             snapshots = list(query.stream())
-        if not snapshots:
-            return deleted
-        for snapshot in snapshots:
-            with translated_errors():
-                deleted += delete_if_unattached(scope, snapshot.reference)
+        deleted += delete_unattached_copies(scope, snapshots)
         if len(snapshots) < _BATCH:
             return deleted
-
-
-def delete_if_unattached(scope: TenantScope, reference: DocumentReference) -> bool:
-    """In a transaction: re-read, and delete only if still unattached (an attach racing us wins)."""
-    from google.cloud import firestore
-
-    @firestore.transactional
-    def delete(transaction: firestore.Transaction) -> bool:
-        snapshot = reference.get(transaction=transaction)
-        if not snapshot.exists or (snapshot.to_dict() or {}).get("attached_to"):
-            return False
-        for chunk in reference.collection("body_chunks").list_documents():
-            transaction.delete(chunk)
-        transaction.delete(reference)
-        return True
-
-    return bool(delete(scope.client.transaction()))

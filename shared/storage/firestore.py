@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import BadInput, Conflict, NotFound, Retryable
-from shared.ids import is_valid_id
+from shared.ids import is_valid_document_id, is_valid_id
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, CollectionReference, DocumentReference
@@ -73,7 +74,7 @@ class TenantScope:
         return collection
 
     def document(self, collection: str, document_id: str) -> DocumentReference:
-        if not is_valid_id(document_id):
+        if not is_valid_document_id(document_id):
             raise BadInput(f"The {collection} id is not a valid id.", code="invalid_id")
         return self.collection(collection).document(document_id)
 
@@ -112,24 +113,32 @@ class TenantScope:
             except gexc.NotFound as error:
                 raise NotFound("No such document.") from error
 
-    def list_page(self, collection: str, *, page_size: int, page_token: str | None) -> Page:
-        """Documents of ``collection`` in id order: one page, and the token of the next."""
+    def list_page(
+        self, collection: str, *, page_size: int, page_token: str | None, descending: bool = False
+    ) -> Page:
+        """Documents of ``collection`` stamped with this tenant, in id order (``descending``: greatest id
+        first): one page, and the token of the next, bound to this listing and its direction."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
         from google.cloud.firestore_v1.field_path import FieldPath
 
         reference = self.collection(collection)
-        query = reference.order_by(FieldPath.document_id()).limit(page_size + 1)
-        after = decode_page_token(page_token, listing=collection)
+        listing = f"{collection}:descending" if descending else collection
+        # The equality on the stamp is served by its single-field index in either direction (the
+        # emulator refuses a bare descending scan of ids), and no other tenant's document is read.
+        query = (
+            reference.where(filter=FieldFilter("tenant_id", "==", self.tenant_id))
+            .order_by(FieldPath.document_id(), direction="DESCENDING" if descending else "ASCENDING")
+            .limit(page_size + 1)
+        )
+        after = decode_page_token(page_token, listing=listing)
         if after is not None:
             query = query.start_after({FieldPath.document_id(): reference.document(after)})
         with translated_errors():
             snapshots = list(query.stream())
         items = [snapshot.to_dict() or {} for snapshot in snapshots[:page_size]]
         has_more = len(snapshots) > page_size
-        next_token = encode_page_token(snapshots[page_size - 1].id, listing=collection) if has_more else None
-        return Page(
-            items=[item for item in items if item.get("tenant_id") == self.tenant_id],
-            next_page_token=next_token,
-        )
+        next_token = encode_page_token(snapshots[page_size - 1].id, listing=listing) if has_more else None
+        return Page(items=items, next_page_token=next_token)
 
     def transaction(self, work: Callable[[Any], T]) -> T:
         """Run ``work(transaction)`` in a Firestore transaction (retried by the client on contention)."""
@@ -139,24 +148,60 @@ class TenantScope:
             return firestore.transactional(work)(self._client.transaction())  # type: ignore[no-any-return]
 
 
-# Page tokens are opaque to callers: base64url JSON naming the listing and the last id served.
-# The listing name keeps a token from one listing from being replayed on another.
-def encode_page_token(last_id: str, *, listing: str) -> str:
-    raw = json.dumps({"v": 1, "l": listing, "after": last_id}, separators=(",", ":")).encode()
+# --- page tokens --------------------------------------------------------------------------------------
+# Opaque to callers: base64url JSON of {"v": 1, "l": the listing, "id": the last document served, and,
+# for a listing ordered on a value before the id, "at": that value of the last document (an integer:
+# microseconds or milliseconds since the epoch)}. The listing name (for filtered listings a hash of the
+# listing, tenant and filters) keeps a token from one listing from being replayed on another. Tokens
+# are not secret (the cursor is the last item served) but name no address.
+
+_TOKEN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,299}")
+_MAX_AT = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z in microseconds
+
+
+def invalid_page_token() -> BadInput:
+    return BadInput("The page_token is not one this listing issued.", code="invalid_page_token")
+
+
+def encode_page_token(last_id: str, *, listing: str, at: int | None = None) -> str:
+    payload: dict[str, Any] = {"v": 1, "l": listing, "id": last_id}
+    if at is not None:
+        payload["at"] = at
+    raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_page_token(token: str | None, *, listing: str) -> str | None:
+    """The last id served, from a token of ``listing`` (ordered by id only); None: the first page."""
     if token is None:
         return None
-    invalid = BadInput("The page_token is not one this listing issued.", code="invalid_page_token")
+    document_id, at = _decode_page_token(token, listing)
+    if at is not None:
+        raise invalid_page_token()
+    return document_id
+
+
+def decode_ordered_page_token(token: str | None, *, listing: str) -> tuple[int, str] | None:
+    """(the order value, the id) of the last item served, from a token of ``listing`` (ordered by a
+    value, then id); None: the first page."""
+    if token is None:
+        return None
+    document_id, at = _decode_page_token(token, listing)
+    if at is None:
+        raise invalid_page_token()
+    return at, document_id
+
+
+def _decode_page_token(token: str, listing: str) -> tuple[str, int | None]:
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise invalid from error
+        raise invalid_page_token() from error
     if not isinstance(decoded, dict) or decoded.get("v") != 1 or decoded.get("l") != listing:
-        raise invalid
-    after = decoded.get("after")
-    if not isinstance(after, str) or not is_valid_id(after):
-        raise invalid
-    return after
+        raise invalid_page_token()
+    document_id, at = decoded.get("id"), decoded.get("at")
+    if not isinstance(document_id, str) or not _TOKEN_ID.fullmatch(document_id):
+        raise invalid_page_token()
+    if at is not None and (not isinstance(at, int) or isinstance(at, bool) or not 0 <= at <= _MAX_AT):
+        raise invalid_page_token()
+    return document_id, at

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from shared.errors import BadInput
 from shared.ids import ExternalId
+from shared.messaging.pubsub import parse_pubsub_model
 
 
 class Source(enum.StrEnum):
@@ -30,9 +28,6 @@ class SyncRequest(BaseModel):
 
 def parse_sync_request(event_data: Any) -> SyncRequest:
     """The request inside a Pub/Sub CloudEvent's data; anything else is bad input (acknowledged, logged)."""
-    malformed = BadInput("The event is not a sync request.", code="malformed_sync_request")
-    try:
-        encoded = event_data["message"]["data"]
-        return SyncRequest.model_validate_json(base64.b64decode(encoded, validate=True))
-    except (KeyError, TypeError, ValueError, binascii.Error, ValidationError):
-        raise malformed from None
+    return parse_pubsub_model(
+        event_data, SyncRequest, code="malformed_sync_request", message="The event is not a sync request."
+    )

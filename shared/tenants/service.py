@@ -13,6 +13,8 @@ from shared.ids import ExternalId
 from shared.plans import Plan
 
 if TYPE_CHECKING:
+    from google.cloud.firestore import Client
+
     from shared.storage.firestore import TenantScope
 
 
@@ -27,6 +29,14 @@ class Tenant(BaseModel):
 
 
 Clock = Callable[[], datetime]
+
+
+def tenant_ids(client: Client) -> list[str]:
+    """Every tenant's id: the daily rounds (watch renewal, purge fan-out) walk them all."""
+    from shared.storage.firestore import TENANTS, translated_errors
+
+    with translated_errors():
+        return [document.id for document in client.collection(TENANTS).list_documents()]
 
 
 def utc_now() -> datetime:
@@ -65,21 +75,22 @@ class TenantService:
             raise NotFound("No such tenant.", code="tenant_not_found")
         return Tenant.model_validate(data)
 
-    def change_plan(self, tenant_id: str, plan: Plan) -> Tenant:
-        """Move the tenant to ``plan``. Setting the plan it already has changes nothing."""
+    def change_plan(self, tenant_id: str, plan: Plan) -> tuple[Plan, Tenant]:
+        """Move the tenant to ``plan``; returns the plan it had and the tenant as stored now. Setting the
+        plan it already has changes nothing. The plan before is read in the same transaction, so the
+        effects of a change (shared.connections.plan_effects) follow from what the change replaced."""
         scope = self._scope_for(tenant_id)
         reference = scope.tenant_document()
 
-        def apply(transaction: Any) -> Tenant:
+        def apply(transaction: Any) -> tuple[Plan, Tenant]:
             snapshot = reference.get(transaction=transaction)
             if not snapshot.exists:
                 raise NotFound("No such tenant.", code="tenant_not_found")
             current = Tenant.model_validate(snapshot.to_dict())
             if current.plan == plan:
-                return current
+                return current.plan, current
             changed = current.model_copy(update={"plan": plan, "updated_at": self._clock()})
             transaction.update(reference, {"plan": plan.value, "updated_at": changed.updated_at})
-            return changed
+            return current.plan, changed
 
-        # Later issues hook plan effects here (stop or start Gmail watches) once the change is stored.
         return scope.transaction(apply)

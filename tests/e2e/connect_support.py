@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +19,8 @@ from google.cloud import pubsub_v1
 from local_stack.crm_backend import CrmBackend
 from local_stack.google_standin.standin import GoogleStandIn
 from local_stack.secret_manager import LocalSecretManager, seed_secrets
+from local_stack.stack import google_environment
+from local_stack.user_browser import UserBrowser
 from shared.composition import reset_container
 from tests.conftest import TEST_PROJECT
 from tests.e2e.functions import function_client
@@ -97,15 +97,12 @@ class ConnectDriver:
         extra = {"standin_decision": decision, "standin_account": account}
         if grant is not None:
             extra["standin_grant"] = " ".join(grant)
-        request = urllib.request.Request(f"{google_url}&{urllib.parse.urlencode(extra)}")
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            opener.open(request, timeout=10)
-        except urllib.error.HTTPError as redirect:
-            if redirect.code != 302:
-                raise AssertionError(f"the consent step answered {redirect.code}") from None
-            return str(redirect.headers["Location"])
-        raise AssertionError("the consent step did not redirect")
+        status, location = UserBrowser().visit(f"{google_url}&{urllib.parse.urlencode(extra)}")
+        if status == 302:
+            return str(location)
+        if status < 300:
+            raise AssertionError("the consent step did not redirect")
+        raise AssertionError(f"the consent step answered {status}")
 
     def callback(self, browser: Browser, callback_url: str) -> Callback:
         parsed = urllib.parse.urlparse(callback_url)
@@ -195,14 +192,16 @@ def push_envelope(data: bytes, message_id: str = "1") -> dict[str, Any]:
     }
 
 
-def pull_now(subscriber: pubsub_v1.SubscriberClient, *, max_messages: int) -> Any:
+def pull_now(
+    subscriber: pubsub_v1.SubscriberClient, *, max_messages: int, subscription: str = SYNC_SUBSCRIPTION
+) -> Any:
     """What is queued now. Without return_immediately the emulator holds an empty pull for seconds."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return subscriber.pull(
-            subscription=SYNC_SUBSCRIPTION, max_messages=max_messages, return_immediately=True, timeout=10
+            subscription=subscription, max_messages=max_messages, return_immediately=True, timeout=10
         )
 
 
@@ -211,11 +210,6 @@ def cloud_event_client(target: str) -> FlaskClient:
 
     source = REPO_ROOT / "functions" / target / "main.py"
     return functions_framework.create_app(target, str(source), "cloudevent").test_client()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def sync_requests() -> list[dict[str, Any]]:
@@ -230,20 +224,18 @@ def sync_requests() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def connect_world(stack_environment: dict[str, str], crm_backend: CrmBackend) -> Iterator[ConnectDriver]:
-    """The stand-ins configured as production would configure Google, and a tenant on Standard."""
-    with LocalSecretManager() as secret_manager, GoogleStandIn() as standin:
+def connect_world(
+    stack_environment: dict[str, str], crm_backend: CrmBackend, secret_manager: LocalSecretManager
+) -> Iterator[ConnectDriver]:
+    """The stand-ins configured as production would configure Google, and a tenant on Standard. The
+    session's Secret Manager stand-in: each test seeds new latest versions of both secrets."""
+    with GoogleStandIn() as standin:
         standin.add_account(ALICE)
         standin.add_account(ALICE_OTHER)
         standin.oauth.register_client(CLIENT_ID, CLIENT_SECRET, [f"{CALLBACK_URL}/callback"])
         environment = {
             "SECRET_MANAGER_ENDPOINT": secret_manager.address,
-            "GOOGLE_OAUTH_CLIENT_ID": CLIENT_ID,
-            "GOOGLE_OAUTH_AUTH_URI": standin.auth_uri,
-            "GOOGLE_OAUTH_TOKEN_URI": standin.token_uri,
-            "GOOGLE_OAUTH_REVOKE_URI": standin.revoke_uri,
-            "GOOGLE_OAUTH_CERTS_URL": standin.certs_url,
-            "GOOGLE_API_ROOT_URL": standin.api_root,
+            **google_environment(standin, client_id=CLIENT_ID),
             "OAUTH_CALLBACK_URL": CALLBACK_URL,
             "CRM_RETURN_ORIGINS": "https://crm.test",
             "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,

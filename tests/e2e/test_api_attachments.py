@@ -14,20 +14,15 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import firestore
 
 from local_stack.crm_backend import CrmBackend
-from shared.mail import queries
-from shared.mail.queries import QUERY_SHAPES
 from shared.mail.records import Address, ParsedMessage, message_doc_id
 from shared.mail.store import MailStore
-from shared.retention.attachments import MAX_ATTACHMENTS, CrmEntity
+from shared.retention.attachments import MAX_ATTACHMENTS
 from shared.storage.firestore import TenantScope
 from tests.e2e.connect_support import ALICE, ALICE_OTHER, ConnectDriver
-from tests.e2e.test_api_mail import assert_problem, snapshot_documents
-from tests.firestore_reads import client
-from tests.unit.test_firestore_indexes import _shape_of, declared_indexes, serves
+from tests.e2e.helpers import assert_problem
+from tests.firestore_reads import client, snapshot_documents
 
 USER, OTHER_USER = "user-1", "user-2"
 ROOT = "/v1/tenants/acme/users/{user}/google-connection"
@@ -435,27 +430,3 @@ def test_bad_paths_and_queries_are_400(world: World, method: str, path: str) -> 
     )
     assert_problem(response, 400, "validation_failed")
     assert snapshot_documents() == before
-
-
-# --- the listing's query is the declared, indexed shape --------------------------------------------------
-
-
-def test_the_record_listing_sends_its_declared_indexed_shape(monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[Any] = []
-
-    def run(query: Any) -> list[Any]:
-        sent.append(query)
-        return []
-
-    monkeypatch.setattr(queries, "_run", run)
-    scope = TenantScope(firestore.Client(project="index-check", credentials=AnonymousCredentials()), "acme")  # type: ignore[no-untyped-call]
-    page = queries.list_attached(scope, CrmEntity(type="deal", id="D-1"), page_size=5, page_token=None)
-    assert page.items == []
-    (query,) = sent
-    assert _shape_of(query) == QUERY_SHAPES["attached"]
-    assert any(
-        group == "messages" and serves(fields, QUERY_SHAPES["attached"])
-        for group, fields in declared_indexes()
-    )
-    value = query._to_protobuf().where.field_filter.value.map_value.fields
-    assert {key: item.string_value for key, item in value.items()} == DEAL

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from local_stack.crm_backend import CrmBackend
-from tests.e2e.test_api_tenants import assert_problem, put_tenant
+from tests.e2e.helpers import assert_problem, put_tenant
 from tests.firestore_reads import client
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +25,8 @@ from shared.mail.records import Address, AttachmentMeta, ParsedMessage, message_
 from shared.mail.store import BODY_INLINE_LIMIT, MailStore
 from shared.storage.firestore import TenantScope
 from tests.e2e.connect_support import ALICE, ConnectDriver
-from tests.firestore_reads import client
+from tests.e2e.helpers import assert_problem
+from tests.firestore_reads import client, snapshot_documents
 
 USER = "user-1"
 OTHER_USER = "user-2"
@@ -644,30 +644,3 @@ def test_reads_write_nothing(mail: MailWorld) -> None:
     _all_pages(mail, "/v1/tenants/acme/contacts", 2, query="b")
     mail.get(f"{BASE}/messages/18e00000000000ff")
     assert snapshot_documents() == before
-
-
-# --- helpers --------------------------------------------------------------------------------------------
-
-
-def assert_problem(response: Any, status: int, code: str) -> None:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["code"] == code
-    assert body["status"] == status
-
-
-def snapshot_documents() -> dict[str, dict[str, Any]]:
-    """Every document of the test project, at any depth, with its fields."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(collections: Iterator[Any]) -> None:
-        for collection in collections:
-            for document in collection.list_documents():
-                snapshot = document.get()
-                if snapshot.exists:
-                    found[document.path] = snapshot.to_dict() or {}
-                walk(document.collections())
-
-    walk(client().collections())
-    return found

@@ -6,22 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from local_stack.crm_backend import CrmBackend
+from tests.e2e.helpers import assert_problem, put_tenant
 from tests.firestore_reads import all_document_paths, client
-
-
-def put_tenant(api: FlaskClient, crm: CrmBackend, tenant: str, plan: str = "Standard", name: str = "Acme"):
-    return api.put(
-        f"/v1/tenants/{tenant}", json={"name": name, "plan": plan}, headers=crm.authorization(tenant)
-    )
-
-
-def assert_problem(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["code"] == code
-    assert body["status"] == status
-    assert body["type"] == f"urn:crm-google:problem:{code}"
 
 
 def test_health_answers_without_a_token(api: FlaskClient) -> None:

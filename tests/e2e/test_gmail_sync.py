@@ -243,7 +243,8 @@ def test_a_malformed_push_is_400_and_an_unknown_address_is_acknowledged(world: C
         audience="http://gmail-push.test", email="gmail-push@crm-google-test.iam.gserviceaccount.com"
     )
     push = function_client("gmail_push")
-    for body in ({"message": {"data": "!!!"}}, {"message": {}}, {"nope": 1}):
+    too_deep = base64.b64encode(b"[" * 40_000).decode()  # json.loads raises RecursionError
+    for body in ({"message": {"data": "!!!"}}, {"message": {}}, {"nope": 1}, {"message": {"data": too_deep}}):
         answer = push.post("/", json=body, headers={"Authorization": f"Bearer {token}"})
         assert (answer.status_code, answer.get_json()["code"]) == (400, "malformed_envelope")
     assert world.push("stranger@example.com").status_code == 204

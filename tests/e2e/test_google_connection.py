@@ -15,6 +15,7 @@ from tests.e2e.connect_support import (
     ALICE_OTHER,
     GMAIL_SEND,
     RETURN_URL,
+    SCHEDULER_AUDIENCE,
     ConnectDriver,
     sync_requests,
 )
@@ -252,7 +253,7 @@ def test_renew_watches_refuses_a_call_without_the_schedulers_token(connect_world
     answer = function_client("renew_watches").post("/")
     assert answer.status_code == 401
     forged = connect_world.standin.oauth.mint_id_token(
-        audience="http://renew-watches.test", email="intruder@example.com"
+        audience=SCHEDULER_AUDIENCE, email="intruder@example.com"
     )
     answer = function_client("renew_watches").post("/", headers={"Authorization": f"Bearer {forged}"})
     assert answer.status_code == 403
@@ -352,6 +353,7 @@ def test_connecting_another_google_account_over_an_existing_connection_is_refuse
     [
         ({"features": ["mail"], "return_url": "https://evil.test/x"}, "return_url_not_allowed"),
         ({"features": ["mail"], "return_url": "http://crm.test/x"}, "return_url_not_allowed"),
+        ({"features": ["mail"], "return_url": "https://["}, "return_url_not_allowed"),  # urlparse raises
         ({"features": [], "return_url": RETURN_URL}, "validation_failed"),
         ({"features": ["fax"], "return_url": RETURN_URL}, "validation_failed"),
     ],

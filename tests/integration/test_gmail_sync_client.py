@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,9 +18,9 @@ from local_stack.google_standin.standin import GoogleStandIn
 from shared.errors import NeedsReconnect, NeedsResync, Permanent
 from shared.google_apis.gmail import GmailSyncClient
 from shared.google_apis.rate_limit import QuotaSettings, TokenBucket
+from tests.integration.helpers import ALICE, GMAIL_READ, seed_messages
 
-ALICE = "alice@example.com"
-SCOPES = ["openid", "email", "https://www.googleapis.com/auth/gmail.readonly"]
+SCOPES = ["openid", "email", GMAIL_READ]
 GET = "gmail.users.messages.get"
 
 
@@ -38,13 +37,6 @@ class StandInTime:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self._standin.advance_clock(seconds)
-
-
-@pytest.fixture
-def standin() -> Iterator[GoogleStandIn]:
-    with GoogleStandIn() as running:
-        running.add_account(ALICE)
-        yield running
 
 
 @pytest.fixture
@@ -70,12 +62,6 @@ def make_client(
     )
 
 
-def seed(standin: GoogleStandIn, count: int, *, seed: int = 11) -> list[str]:
-    factory = MessageFactory(seed)
-    mailbox = standin.mailbox(ALICE)
-    return [str(mailbox.insert(factory.plain(to=[ALICE]).raw)["id"]) for _ in range(count)]
-
-
 def statuses(standin: GoogleStandIn, method_id: str) -> list[int]:
     return [call.status for call in standin.calls.calls(method_id=method_id)]
 
@@ -83,8 +69,10 @@ def statuses(standin: GoogleStandIn, method_id: str) -> list[int]:
 # --- listing --------------------------------------------------------------------------------------
 
 
-def test_list_pages_cover_every_id_once(standin: GoogleStandIn, fake_time: StandInTime) -> None:
-    ids = seed(standin, 7)
+def test_list_pages_cover_every_id_once(
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
+) -> None:
+    ids = seed_messages(standin, factory, 7)
     client = make_client(standin, fake_time)
     listed: list[dict[str, Any]] = []
     token: str | None = None
@@ -102,11 +90,11 @@ def test_list_pages_cover_every_id_once(standin: GoogleStandIn, fake_time: Stand
 
 
 def test_history_pages_list_what_arrived_after_the_cursor(
-    standin: GoogleStandIn, fake_time: StandInTime
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
 ) -> None:
     client = make_client(standin, fake_time)
     cursor = str(client.profile()["historyId"])
-    arrived = seed(standin, 5)
+    arrived = seed_messages(standin, factory, 5)
     added: list[str] = []
     token: str | None = None
     while True:
@@ -123,11 +111,11 @@ def test_history_pages_list_what_arrived_after_the_cursor(
 
 
 def test_forgotten_history_raises_needs_resync_without_retrying(
-    standin: GoogleStandIn, fake_time: StandInTime
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
 ) -> None:
     client = make_client(standin, fake_time)
     cursor = str(client.profile()["historyId"])
-    seed(standin, 2)
+    seed_messages(standin, factory, 2)
     standin.mailbox(ALICE).forget_history()
     with pytest.raises(NeedsResync) as resync:
         client.list_history(start_history_id=cursor, page_token=None)
@@ -139,8 +127,10 @@ def test_forgotten_history_raises_needs_resync_without_retrying(
 # --- batches --------------------------------------------------------------------------------------
 
 
-def test_120_messages_come_in_three_batches(standin: GoogleStandIn, fake_time: StandInTime) -> None:
-    ids = seed(standin, 120)
+def test_120_messages_come_in_three_batches(
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
+) -> None:
+    ids = seed_messages(standin, factory, 120)
     client = make_client(standin, fake_time)
     found, missing = client.get_messages(ids)
     assert set(found) == set(ids)
@@ -156,9 +146,9 @@ def test_120_messages_come_in_three_batches(standin: GoogleStandIn, fake_time: S
 
 
 def test_parts_refused_with_429_go_again_alone_in_a_new_batch(
-    standin: GoogleStandIn, fake_time: StandInTime
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
 ) -> None:
-    ids = seed(standin, 120)
+    ids = seed_messages(standin, factory, 120)
     client = make_client(standin, fake_time)
     standin.faults.add(FaultRule(GET, status=429, reason="resourceExhausted", after=5, times=3))
     found, missing = client.get_messages(ids)
@@ -176,9 +166,9 @@ def test_parts_refused_with_429_go_again_alone_in_a_new_batch(
 
 
 def test_a_message_deleted_after_listing_is_reported_missing(
-    standin: GoogleStandIn, fake_time: StandInTime
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
 ) -> None:
-    seed(standin, 6)
+    seed_messages(standin, factory, 6)
     client = make_client(standin, fake_time)
     page, _ = client.list_message_ids(query=None, page_token=None)
     ids = [item["id"] for item in page]
@@ -191,9 +181,9 @@ def test_a_message_deleted_after_listing_is_reported_missing(
 
 
 def test_a_user_rate_limit_refusal_of_a_part_waits_for_retry_after(
-    standin: GoogleStandIn, fake_time: StandInTime
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
 ) -> None:
-    ids = seed(standin, 3)
+    ids = seed_messages(standin, factory, 3)
     client = make_client(standin, fake_time, QuotaSettings(backoff_initial_seconds=0.01))
     standin.faults.add(FaultRule(GET, status=403, reason="userRateLimitExceeded", after=1, times=1))
     found, _ = client.get_messages(ids)
@@ -215,8 +205,10 @@ def test_a_user_rate_limit_refusal_of_a_call_waits_for_retry_after(
     assert client.retries == 1
 
 
-def test_a_part_refused_for_good_raises_permanent(standin: GoogleStandIn, fake_time: StandInTime) -> None:
-    ids = seed(standin, 3)
+def test_a_part_refused_for_good_raises_permanent(
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
+) -> None:
+    ids = seed_messages(standin, factory, 3)
     client = make_client(standin, fake_time)
     standin.faults.add(FaultRule(GET, status=400, after=1, times=1))
     with pytest.raises(Permanent) as refused:
@@ -231,9 +223,9 @@ def test_a_part_refused_for_good_raises_permanent(standin: GoogleStandIn, fake_t
 
 
 def test_the_bucket_paces_a_fetch_under_a_small_quota_without_a_single_403(
-    standin: GoogleStandIn, fake_time: StandInTime
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
 ) -> None:
-    ids = seed(standin, 100)
+    ids = seed_messages(standin, factory, 100)
     budget = 600
     standin.limits.user_units_per_minute = budget
     quota = QuotaSettings(user_units_per_minute=budget)
@@ -306,8 +298,10 @@ def test_bucket_penalty_holds_every_grant_back() -> None:
 # --- passing faults -------------------------------------------------------------------------------
 
 
-def test_a_503_on_list_is_retried(standin: GoogleStandIn, fake_time: StandInTime) -> None:
-    ids = seed(standin, 2)
+def test_a_503_on_list_is_retried(
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
+) -> None:
+    ids = seed_messages(standin, factory, 2)
     client = make_client(standin, fake_time)
     standin.faults.add(FaultRule("gmail.users.messages.list", status=503, times=1))
     page, _ = client.list_message_ids(query=None, page_token=None)
@@ -367,9 +361,9 @@ def test_a_revoked_grant_raises_needs_reconnect_once_and_never_retries(
 
 
 def test_a_revoked_grant_inside_a_batch_raises_needs_reconnect(
-    standin: GoogleStandIn, fake_time: StandInTime
+    standin: GoogleStandIn, fake_time: StandInTime, factory: MessageFactory
 ) -> None:
-    ids = seed(standin, 3)
+    ids = seed_messages(standin, factory, 3)
     marked: list[str] = []
     client = make_client(standin, fake_time, on_invalid_grant=lambda: marked.append("x"))
     standin.oauth.revoke_account(ALICE)

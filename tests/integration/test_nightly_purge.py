@@ -9,8 +9,9 @@ import pytest
 
 from shared.composition import get_container, reset_container
 from shared.mail.queries import QUERY_SHAPES, RangeFilter, build_query
+from shared.mail.store import delete_unattached_copies
 from shared.plans import PLAN_POLICIES, Plan
-from shared.retention.nightly import PURGE_REPORTS, PurgeRequest, _delete_batch, purge_tenant
+from shared.retention.nightly import PURGE_REPORTS, PurgeRequest, purge_tenant
 from shared.sync.crash import CrashPointReached
 from tests.firestore_reads import client
 
@@ -109,7 +110,7 @@ def test_an_attach_that_races_the_purge_wins(stack_environment: dict[str, str]) 
     client().document("tenants/acme/messages/b").update({"attached_to": [DEAL]})  # ...a user attaches one...
     report_ref = scope.document(PURGE_REPORTS, "race")
     report_ref.set({"tenant_id": "acme", "deleted": 0})
-    deleted = _delete_batch(scope, report_ref, snapshots)  # ...and the purge commits
+    deleted = delete_unattached_copies(scope, snapshots, counter=report_ref)  # ...and the purge commits
     assert deleted == 2
     assert copies("acme") == {"b"}
     assert report_ref.get().to_dict()["deleted"] == 2
@@ -151,6 +152,18 @@ def test_a_tenant_with_an_unknown_or_missing_plan_loses_nothing(
     assert stored["errors"] == ["plan_unknown_or_missing"]
 
 
+def test_a_purge_request_for_a_tenant_that_does_not_exist_writes_nothing(
+    stack_environment: dict[str, str],
+) -> None:
+    # Copies left under a deleted tenant make list_documents() name it every night: its purge must not
+    # write a report (that would keep the ghost alive) nor delete what no plan governs.
+    seed_copy("ghost", "ancient", NOW - timedelta(days=3650))
+    report = purge("ghost")
+    assert report.status == "skipped"
+    assert copies("ghost") == {"ancient"}
+    assert not client().document("tenants/ghost/purge_reports/run1").get().exists
+
+
 def test_an_exhausted_time_budget_continues_and_finishes(
     stack_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,3 +178,94 @@ def test_an_exhausted_time_budget_continues_and_finishes(
     final = purge("big")
     assert (final.status, final.deleted) == ("done", 5)
     assert copies("big") == set()
+
+
+def test_a_second_delivery_starting_the_same_run_never_resets_the_reports_counter(
+    stack_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deliveries of one run start together: the other one writes the report (and counts 5 deletes
+    in it) after this one looked for it and before this one writes it. Its count survives."""
+    from google.cloud.firestore_v1.document import DocumentReference
+
+    seed_tenant("acme", "Standard")
+    seed_copy("acme", "old", NOW - timedelta(days=90))
+    path = "tenants/acme/purge_reports/run1"
+    other_delivery = {
+        "tenant_id": "acme",
+        "run_id": "run1",
+        "dry_run": False,
+        "status": "running",
+        "plan": "Standard",
+        "retention_days": 60,
+        "cutoff": NOW - timedelta(days=60),
+        "deleted": 5,
+        "started_at": NOW,
+    }
+    interleaved: list[str] = []
+
+    def racing(method: str):
+        original = getattr(DocumentReference, method)
+
+        def write(self: DocumentReference, *args: object, **kwargs: object) -> object:
+            if self.path == path and not interleaved:  # this delivery's first write of its report...
+                interleaved.append(method)
+                client().document(path).set(other_delivery)  # ...comes just after the other one's
+            return original(self, *args, **kwargs)
+
+        return write
+
+    for method in ("set", "create"):
+        monkeypatch.setattr(DocumentReference, method, racing(method))
+    report = purge("acme")
+    assert interleaved
+    assert copies("acme") == set()
+    assert (report.deleted, report.status) == (6, "done")
+    assert client().document(path).get().to_dict()["deleted"] == 6
+
+
+def test_a_report_that_counts_already_goes_on_counting(stack_environment: dict[str, str]) -> None:
+    seed_tenant("acme", "Standard")
+    seed_copy("acme", "old", NOW - timedelta(days=90))
+    client().document("tenants/acme/purge_reports/run1").set(
+        {
+            "tenant_id": "acme",
+            "run_id": "run1",
+            "dry_run": False,
+            "status": "continued",
+            "plan": "Standard",
+            "retention_days": 60,
+            "cutoff": NOW - timedelta(days=60),
+            "deleted": 5,
+            "started_at": NOW,
+        }
+    )
+    report = purge("acme")
+    assert (report.deleted, report.scanned, report.status) == (6, 6, "done")
+
+
+def test_purge_reports_are_listed_newest_run_first_in_pages_bound_to_their_listing(
+    stack_environment: dict[str, str],
+) -> None:
+    from shared.errors import BadInput
+    from shared.retention.nightly import list_purge_reports
+    from shared.storage.firestore import encode_page_token
+
+    seed_tenant("acme", "Standard")
+    runs = ["20261119", "20261120", "20261120-dry", "20261121"]
+    for run_id in runs:
+        purge("acme", run_id=run_id, dry_run=run_id.endswith("-dry"))
+    client().document("tenants/acme/purge_reports/20261122").set({"tenant_id": "intruder", "run_id": "x"})
+    scope = get_container().tenant_scope("acme")
+    served: list[str] = []
+    token: str | None = None
+    while True:
+        page = list_purge_reports(scope, page_size=2, page_token=token)
+        served += [report.run_id for report in page.items]
+        token = page.next_page_token
+        if token is None:
+            break
+    assert served == sorted(runs, reverse=True)  # the document stamped with another tenant is not served
+    ascending = scope.list_page(PURGE_REPORTS, page_size=1, page_token=None).next_page_token
+    for foreign in (ascending, encode_page_token("20261121", listing="connections")):
+        with pytest.raises(BadInput):
+            list_purge_reports(scope, page_size=2, page_token=foreign)

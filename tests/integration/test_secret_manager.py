@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -14,32 +13,8 @@ from local_stack.secret_manager import LocalSecretManager
 from shared.config import Settings
 from shared.errors import Permanent, Retryable
 from shared.secrets import SecretStore, build_secret_manager_client, crc32c, secret_store_from_settings
-
-CACHE_SECONDS = 60.0
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def settings(secret_manager: LocalSecretManager) -> Settings:
-    # A project of its own per test: tests share one stand-in but never see each other's secrets.
-    return Settings(
-        environment="local",
-        secret_manager_endpoint=secret_manager.address,
-        google_cloud_project=f"test-{uuid.uuid4().hex[:12]}",
-        secret_cache_seconds=CACHE_SECONDS,
-    )
+from tests.clocks import FakeClock
+from tests.integration.helpers import SECRET_CACHE_SECONDS
 
 
 @pytest.fixture
@@ -48,11 +23,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(settings: Settings, clock: FakeClock) -> Iterator[SecretStore]:
+def store(secret_settings: Settings, clock: FakeClock) -> Iterator[SecretStore]:
     store = SecretStore(
-        lambda: build_secret_manager_client(settings),
-        project=settings.google_cloud_project,
-        cache_seconds=CACHE_SECONDS,
+        lambda: build_secret_manager_client(secret_settings),
+        project=secret_settings.google_cloud_project,
+        cache_seconds=SECRET_CACHE_SECONDS,
         clock=clock,
     )
     yield store
@@ -60,9 +35,9 @@ def store(settings: Settings, clock: FakeClock) -> Iterator[SecretStore]:
 
 
 @pytest.fixture
-def admin(settings: Settings) -> Iterator[SecretManagerServiceClient]:
+def admin(secret_settings: Settings) -> Iterator[SecretManagerServiceClient]:
     """The raw client, acting as an operator or another instance changing secrets behind the store's back."""
-    client = build_secret_manager_client(settings)
+    client = build_secret_manager_client(secret_settings)
     yield client
     client.transport.close()  # type: ignore[no-untyped-call]
 
@@ -117,7 +92,7 @@ def test_access_sees_the_new_latest_number_after_the_ttl(
     assert store.access("data-key").version == "1"
 
     admin.add_secret_version(parent=secret_name(store, "data-key"), payload=SecretPayload(data=b"second"))
-    clock.advance(CACHE_SECONDS + 1)
+    clock.advance(SECRET_CACHE_SECONDS + 1)
 
     assert store.access("data-key").version == "2"
 
@@ -183,7 +158,7 @@ def test_read_after_ttl_sees_a_version_added_elsewhere(
     assert store.get("api-key") == b"v1"
 
     admin.add_secret_version(parent=secret_name(store, "api-key"), payload=SecretPayload(data=b"v2"))
-    clock.advance(CACHE_SECONDS - 1)
+    clock.advance(SECRET_CACHE_SECONDS - 1)
     assert store.get("api-key") == b"v1"
 
     clock.advance(2)
@@ -256,13 +231,13 @@ def test_checksum_mismatch_is_retryable(store: SecretStore, secret_manager: Loca
     assert store.get("api-key") == b"v1"  # the corrupt answer was not cached
 
 
-def test_stopped_secret_manager_is_retryable(settings: Settings) -> None:
+def test_stopped_secret_manager_is_retryable(secret_settings: Settings) -> None:
     with LocalSecretManager() as unreachable:
-        local = settings.model_copy(update={"secret_manager_endpoint": unreachable.address})
+        local = secret_settings.model_copy(update={"secret_manager_endpoint": unreachable.address})
     store = SecretStore(
         lambda: build_secret_manager_client(local),
         project=local.google_cloud_project,
-        cache_seconds=CACHE_SECONDS,
+        cache_seconds=SECRET_CACHE_SECONDS,
         timeout_seconds=0.5,
     )
 
@@ -284,8 +259,8 @@ def test_local_endpoint_is_refused_outside_local() -> None:
     assert from_builder.value.code == from_factory.value.code == "secret_manager_endpoint_refused"
 
 
-def test_store_from_settings_reads_through_the_local_endpoint(settings: Settings) -> None:
-    store = secret_store_from_settings(settings)
+def test_store_from_settings_reads_through_the_local_endpoint(secret_settings: Settings) -> None:
+    store = secret_store_from_settings(secret_settings)
     store.ensure_secret("api-key")
     store.add_version("api-key", "grüße".encode())
 

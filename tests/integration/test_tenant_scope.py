@@ -28,12 +28,25 @@ def test_documents_live_under_their_tenant_and_carry_its_id(scope_for) -> None:
     }
 
 
-@pytest.mark.parametrize("bad_id", ["", "a/b", "..", "__name__", "x" * 200, "café"])
+@pytest.mark.parametrize("bad_id", ["", "a/b", "..", "__name__", "x" * 400, "café"])
 def test_ids_that_could_escape_the_tenants_path_are_refused(scope_for, bad_id: str) -> None:
     with pytest.raises(BadInput):
         scope_for(bad_id)
     with pytest.raises(BadInput):
         scope_for("acme").document("connections", bad_id)
+
+
+def test_a_copy_of_the_longest_user_id_has_a_valid_document_id(scope_for) -> None:
+    # User ids may have 128 characters; a copy's id adds "_<Gmail id>", which must not make it invalid
+    # (its mail would be refused as bad input, never synced, with nothing to tell).
+    from shared.mail.records import message_doc_id
+
+    user = "u" * 128
+    assert (
+        scope_for("acme").document("messages", message_doc_id(user, "18c2f0a1b2c3d4e5")).id.startswith(user)
+    )
+    with pytest.raises(BadInput):
+        scope_for("u" * 129)  # an external id itself stays within 128
 
 
 def test_a_document_stamped_with_another_tenant_is_never_served(scope_for) -> None:
@@ -87,8 +100,10 @@ def test_tenant_creation_is_idempotent_and_a_plan_change_to_the_same_plan_writes
     assert created
     again, created_again = service.create("acme", name="Acme", plan=Plan.STANDARD)
     assert (again, created_again) == (tenant, False)
-    unchanged = service.change_plan("acme", Plan.STANDARD)
+    before, unchanged = service.change_plan("acme", Plan.STANDARD)
+    assert before is Plan.STANDARD
     assert unchanged.updated_at == tenant.updated_at
-    moved = service.change_plan("acme", Plan.FREE)
+    before, moved = service.change_plan("acme", Plan.FREE)
+    assert before is Plan.STANDARD
     assert moved.plan is Plan.FREE
     assert service.get("acme") == moved

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -13,13 +12,13 @@ from typing import Any
 import pytest
 from google.cloud.secretmanager_v1 import SecretManagerServiceClient, SecretPayload
 
-from local_stack.secret_manager import LocalSecretManager
 from shared.config import Settings
 from shared.errors import Permanent
 from shared.secrets import SecretStore, build_secret_manager_client
 from shared.vault import SealedSecret, TokenVault
+from tests.clocks import FakeClock
+from tests.integration.helpers import SECRET_CACHE_SECONDS
 
-CACHE_SECONDS = 60.0
 KEY_ID = "token-key"
 TENANT = "tenant-a"
 CONNECTION = "conn-1"
@@ -27,22 +26,11 @@ TOKEN = "1//0g-refresh-token-not-a-real-one-" + "x" * 40
 
 
 @pytest.fixture
-def settings(secret_manager: LocalSecretManager) -> Settings:
-    # A project of its own per test: tests share one stand-in but never see each other's secrets.
-    return Settings(
-        environment="local",
-        secret_manager_endpoint=secret_manager.address,
-        google_cloud_project=f"test-{uuid.uuid4().hex[:12]}",
-        secret_cache_seconds=CACHE_SECONDS,
-    )
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[SecretStore]:
+def store(secret_settings: Settings) -> Iterator[SecretStore]:
     store = SecretStore(
-        lambda: build_secret_manager_client(settings),
-        project=settings.google_cloud_project,
-        cache_seconds=CACHE_SECONDS,
+        lambda: build_secret_manager_client(secret_settings),
+        project=secret_settings.google_cloud_project,
+        cache_seconds=SECRET_CACHE_SECONDS,
     )
     store.ensure_secret(KEY_ID)
     yield store
@@ -191,14 +179,14 @@ def test_rotation_opens_old_seals_flags_them_stale_and_reseals_under_the_new_key
 
 
 def test_rotation_by_another_instance_is_seen_once_the_cache_expires(
-    settings: Settings, store: SecretStore
+    secret_settings: Settings, store: SecretStore
 ) -> None:
-    clock = [1_000.0]
+    clock = FakeClock()
     local = SecretStore(
-        lambda: build_secret_manager_client(settings),
-        project=settings.google_cloud_project,
-        cache_seconds=CACHE_SECONDS,
-        clock=lambda: clock[0],
+        lambda: build_secret_manager_client(secret_settings),
+        project=secret_settings.google_cloud_project,
+        cache_seconds=SECRET_CACHE_SECONDS,
+        clock=clock,
     )
     vault = TokenVault(local, key_secret_id=KEY_ID)
     add_key(store)
@@ -206,7 +194,7 @@ def test_rotation_by_another_instance_is_seen_once_the_cache_expires(
 
     add_key(store)  # an operator's rotation: this instance's cache still holds version 1 as latest
     assert vault.open(sealed, tenant_id=TENANT, connection_id=CONNECTION).stale_key is False
-    clock[0] += CACHE_SECONDS + 1
+    clock.advance(SECRET_CACHE_SECONDS + 1)
 
     assert vault.open(sealed, tenant_id=TENANT, connection_id=CONNECTION).stale_key is True
     assert seal(vault).key_version == "2"
@@ -214,12 +202,12 @@ def test_rotation_by_another_instance_is_seen_once_the_cache_expires(
 
 
 def test_disabled_key_version_surfaces_as_secret_disabled(
-    settings: Settings, store: SecretStore, vault: TokenVault
+    secret_settings: Settings, store: SecretStore, vault: TokenVault
 ) -> None:
     add_key(store)
     sealed = seal(vault)
     add_key(store)
-    admin: SecretManagerServiceClient = build_secret_manager_client(settings)
+    admin: SecretManagerServiceClient = build_secret_manager_client(secret_settings)
     admin.disable_secret_version(name=f"projects/{store.project}/secrets/{KEY_ID}/versions/1")
     admin.transport.close()  # type: ignore[no-untyped-call]
     store.invalidate(KEY_ID)
@@ -364,11 +352,11 @@ def test_well_formed_document_is_read_back() -> None:
 
 
 def test_raw_key_added_by_an_operator_through_the_api_seals_and_opens(
-    store: SecretStore, settings: Settings
+    store: SecretStore, secret_settings: Settings
 ) -> None:
     """The key as `openssl rand 32 | gcloud secrets versions add` writes it: raw bytes, no checksum."""
     key = os.urandom(32)
-    admin: SecretManagerServiceClient = build_secret_manager_client(settings)
+    admin: SecretManagerServiceClient = build_secret_manager_client(secret_settings)
     admin.add_secret_version(
         parent=f"projects/{store.project}/secrets/{KEY_ID}", payload=SecretPayload(data=key)
     )

@@ -21,6 +21,7 @@ from google.cloud import firestore
 from shared.errors import NotFound
 from shared.mail import queries
 from shared.mail.queries import DOCUMENT_ID, QUERY_SHAPES, QueryShape
+from shared.retention.attachments import CrmEntity
 from shared.storage.firestore import TenantScope
 from tests.conftest import REPO_ROOT
 
@@ -274,7 +275,7 @@ def test_every_message_listing_sends_a_declared_indexed_shape(
     after: bool,
     before: bool,
 ) -> None:
-    page = queries.list_messages(
+    queries.list_messages(
         scope,
         "user-1",
         thread_id="18f0a1b2c3d4e5f6" if thread else None,
@@ -285,7 +286,6 @@ def test_every_message_listing_sends_a_declared_indexed_shape(
         page_size=10,
         page_token=None,
     )
-    assert page.items == []
     assert sent, "the listing sent no query"
     for query in sent:
         shape = _shape_of(query)
@@ -310,6 +310,18 @@ def test_the_contact_listing_sends_its_declared_shape(
     shape = _shape_of(query)
     assert _matches_declared_shape(shape), shape
     assert shape.ranges == (("email",) if prefix else ())
+
+
+def test_the_record_listing_sends_its_declared_indexed_shape(sent: list[Any], scope: TenantScope) -> None:
+    queries.list_attached(scope, CrmEntity(type="deal", id="D-1"), page_size=5, page_token=None)
+    (query,) = sent
+    assert _shape_of(query) == QUERY_SHAPES["attached"]
+    assert any(
+        group == "messages" and serves(fields, QUERY_SHAPES["attached"])
+        for group, fields in declared_indexes()
+    )
+    value = query._to_protobuf().where.field_filter.value.map_value.fields
+    assert {key: item.string_value for key, item in value.items()} == {"type": "deal", "id": "D-1"}
 
 
 def test_the_push_lookup_by_address_has_its_collection_group_index() -> None:

@@ -23,6 +23,7 @@ from googleapiclient.discovery_cache import get_static_doc
 from local_stack.google_standin.errors import GoogleApiError
 from local_stack.google_standin.gmail_mailbox import SYSTEM_LABELS, Mailbox, WatchState
 from local_stack.google_standin.mime_factory import BROKEN_KINDS, NON_UTF8_CHARSETS, MessageFactory
+from tests.clocks import FakeClock
 
 OWNER = "owner@example.com"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -30,20 +31,9 @@ DAY_MS = 24 * 3600 * 1000
 WEEK_MS = 7 * DAY_MS
 
 
-class FakeClock:
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(NOW.timestamp())
 
 
 @pytest.fixture

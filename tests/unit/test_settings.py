@@ -61,3 +61,21 @@ def test_the_readme_documents_every_google_standin_setting_with_its_default() ->
             row = re.search(rf"^\| `{field.name}` \| `(?P<default>[^`]*)` \|", readme, re.MULTILINE)
             assert row, f"README has no row for the stand-in setting {field.name}"
             assert row["default"] == str(field.default), field.name
+
+
+def test_settings_that_cannot_be_read_are_reported_through_the_redaction_net(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import logging
+
+    from shared.composition import setup_instance
+
+    monkeypatch.setenv("MAX_REQUEST_BYTES", "alice@example.com")  # a value quoted back by the error
+    with pytest.raises(ValidationError) as raised:
+        setup_instance()
+    capsys.readouterr()
+    logging.getLogger("functions_framework").error("failed", exc_info=raised.value)
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert "max_request_bytes" in line["stack_trace"]
+    assert "alice" not in line["stack_trace"]

@@ -72,6 +72,12 @@ def test_trace_headers(headers, trace, span, sampled) -> None:
         "ya29.a0AfH6SMBx-token_value",
         "1//0gLongRefreshToken-value_1",
         "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
+        "jörg.müller@bücher.de",
+        "alice@localhost",
+        "alice%40example.com",
+        "token=1%2F%2F0gLongRefreshToken",
+        '{"code": "4/0AeanS0ZlongAuthorizationCode"}',
+        "client_secret: GOCSPX-NotARealSecret",
     ],
 )
 def test_redact_removes_tokens_and_addresses(secret: str) -> None:
@@ -85,6 +91,23 @@ def test_redact_removes_credentials_from_query_strings_but_keeps_plain_words() -
     assert "s3cr3t" not in redacted
     assert "4/0Abc" not in redacted
     assert "code=quota" in redacted  # not in a URL: an ordinary word
+
+
+def test_a_pydantic_validation_error_does_not_carry_the_input_into_the_log(lines) -> None:
+    from pydantic import BaseModel, ValidationError
+
+    class Copy(BaseModel):
+        size_estimate: int
+
+    stored = {"subject": "Q3 salary review", "text_body": "Dear Bob, the figures"}  # not in the traceback
+    try:
+        Copy.model_validate(stored)
+    except ValidationError:
+        logging.getLogger("t").exception("unhandled error")
+    (line,) = lines()
+    assert "size_estimate" in line["stack_trace"]  # what went wrong stays readable
+    assert "salary" not in line["stack_trace"]
+    assert "Dear Bob" not in line["stack_trace"]
 
 
 def test_fields_and_tracebacks_are_redacted_too(lines) -> None:

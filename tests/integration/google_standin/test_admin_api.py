@@ -8,7 +8,7 @@ import urllib.request
 from typing import Any
 
 from local_stack.google_standin.standin import GoogleStandIn
-from tests.integration.google_standin.conftest import ALICE
+from tests.integration.helpers import ALICE
 
 
 def admin(standin: GoogleStandIn, method: str, path: str, body: Any = None) -> tuple[int, Any]:

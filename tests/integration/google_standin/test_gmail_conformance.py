@@ -15,7 +15,7 @@ from googleapiclient.http import MediaIoBaseUpload
 
 from local_stack.google_standin.mime_factory import MessageFactory
 from local_stack.google_standin.standin import GoogleStandIn
-from tests.integration.google_standin.conftest import ALICE, BOB, GMAIL_SEND
+from tests.integration.helpers import ALICE, BOB, GMAIL_SEND
 
 
 def reason(error: HttpError) -> str:

@@ -14,21 +14,17 @@ from local_stack.google_standin.faults import FaultAction, FaultRule
 from local_stack.google_standin.limits import PriceList
 from local_stack.google_standin.mime_factory import MessageFactory
 from local_stack.google_standin.standin import GoogleStandIn
-from tests.integration.google_standin.conftest import ALICE, BOB
+from tests.integration.helpers import ALICE, BOB, seed_messages
 
 
 def reason(error: HttpError) -> str:
     return str(error.error_details[0]["reason"]) if error.error_details else ""
 
 
-def seed(standin: GoogleStandIn, factory: MessageFactory, count: int, account: str = ALICE) -> list[str]:
-    return [standin.mailbox(account).insert(factory.plain(to=[account]).raw)["id"] for _ in range(count)]
-
-
 def test_each_call_is_logged_with_the_units_of_the_new_price_list(
     standin: GoogleStandIn, gmail: Any, factory: MessageFactory
 ) -> None:
-    ids = seed(standin, factory, 3)
+    ids = seed_messages(standin, factory, 3)
     standin.calls.clear()
     gmail.users().messages().list(userId="me").execute()
     for message_id in ids:
@@ -42,7 +38,7 @@ def test_the_legacy_price_list_charges_five_units_per_get(
     standin: GoogleStandIn, gmail: Any, factory: MessageFactory
 ) -> None:
     standin.limits.price_list = PriceList.LEGACY
-    (message_id,) = seed(standin, factory, 1)
+    (message_id,) = seed_messages(standin, factory, 1)
     gmail.users().messages().get(userId="me", id=message_id).execute()
     assert standin.calls.calls(method_id="gmail.users.messages.get")[-1].units == 5
 
@@ -50,7 +46,7 @@ def test_the_legacy_price_list_charges_five_units_per_get(
 def test_the_per_user_quota_answers_403_user_rate_limit_until_the_window_rolls(
     standin: GoogleStandIn, gmail: Any, factory: MessageFactory
 ) -> None:
-    (message_id,) = seed(standin, factory, 1)
+    (message_id,) = seed_messages(standin, factory, 1)
     standin.limits.user_units_per_minute = 100  # five gets of 20 units
     for _ in range(5):
         gmail.users().messages().get(userId="me", id=message_id).execute()
@@ -67,8 +63,8 @@ def test_the_per_user_quota_answers_403_user_rate_limit_until_the_window_rolls(
 def test_the_project_quota_is_shared_by_all_users(
     standin: GoogleStandIn, gmail_for: Any, factory: MessageFactory
 ) -> None:
-    (alice_message,) = seed(standin, factory, 1, ALICE)
-    (bob_message,) = seed(standin, factory, 1, BOB)
+    (alice_message,) = seed_messages(standin, factory, 1, ALICE)
+    (bob_message,) = seed_messages(standin, factory, 1, BOB)
     standin.limits.project_units_per_minute = 40
     gmail_for(ALICE).users().messages().get(userId="me", id=alice_message).execute()
     gmail_for(BOB).users().messages().get(userId="me", id=bob_message).execute()
@@ -80,7 +76,7 @@ def test_the_project_quota_is_shared_by_all_users(
 def test_requests_beyond_the_concurrency_cap_get_429(
     standin: GoogleStandIn, gmail_for: Any, factory: MessageFactory
 ) -> None:
-    (message_id,) = seed(standin, factory, 1)
+    (message_id,) = seed_messages(standin, factory, 1)
     standin.limits.user_concurrency = 1
     standin.faults.add(FaultRule("gmail.users.messages.get", FaultAction.DELAY, delay_seconds=0.5, times=1))
     clients = [gmail_for() for _ in range(2)]  # httplib2 is not thread-safe: one client per thread
@@ -148,7 +144,7 @@ def test_an_expired_access_token_gets_401_and_the_client_refreshes_once(
 def test_a_batch_answers_each_part_on_its_own_and_one_part_can_get_429(
     standin: GoogleStandIn, gmail: Any, factory: MessageFactory
 ) -> None:
-    ids = seed(standin, factory, 5)
+    ids = seed_messages(standin, factory, 5)
     standin.calls.clear()
     standin.faults.add(
         FaultRule("gmail.users.messages.get", reason="resourceExhausted", status=429, after=2, times=1)

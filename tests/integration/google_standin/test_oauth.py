@@ -7,13 +7,10 @@ the consent form, which a browser does in real life.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
-import threading
-import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -25,14 +22,10 @@ from google.auth import exceptions as auth_exceptions
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import credentials as oauth2_credentials
 from google.oauth2 import id_token
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, make_server
-from werkzeug.wrappers import Request as WerkzeugRequest
-from werkzeug.wrappers import Response
 
-from local_stack.google_standin.oauth import GOOGLE_ISSUER, OAuthServer
-from local_stack.google_standin.oauth_http import oauth_routes
+from local_stack.google_standin.oauth import GOOGLE_ISSUER
+from local_stack.google_standin.standin import GoogleStandIn, StandInSettings
+from shared.google_apis.oauth import Pkce
 
 REDIRECT_URI = "http://127.0.0.1:8765/oauth/callback"  # never contacted: the tests read the 302
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
@@ -40,33 +33,9 @@ GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
 EMAIL = "https://www.googleapis.com/auth/userinfo.email"
 SIGN_IN = "openid email"
-CODE_LIFETIME = 600
-ACCESS_TOKEN_LIFETIME = 3600
-
-
-class FakeClock:
-    """Real time plus an offset the test moves; reset to real time between tests so ID tokens verify."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-
-@dataclass(frozen=True)
-class Stack:
-    oauth: OAuthServer
-    clock: FakeClock
-    base_url: str
-    transport: Request  # google-auth's HTTP transport
-
-    @property
-    def token_uri(self) -> str:
-        return self.base_url + "/token"
+CODE_LIFETIME = 600  # Google's ten minutes, the stand-in's default
+ACCESS_TOKEN_LIFETIME = StandInSettings().access_token_lifetime
+HTTP = Request()  # google-auth's HTTP transport
 
 
 @dataclass(frozen=True)
@@ -75,75 +44,29 @@ class Client:
     client_secret: str
 
 
-def _wsgi_app(oauth: OAuthServer) -> Any:
-    routes = oauth_routes(oauth)
-    url_map = Map([Rule(route.path, endpoint=route.endpoint, methods=[route.method]) for route in routes])
-    handlers = {route.endpoint: route.handler for route in routes}
-
-    @WerkzeugRequest.application
-    def app(request: WerkzeugRequest) -> Response | HTTPException:
-        try:
-            endpoint, path_params = url_map.bind_to_environ(request.environ).match()
-        except HTTPException as error:
-            return error
-        return handlers[endpoint](request, path_params)
-
-    return app
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    clock = FakeClock()
-    oauth = OAuthServer(clock=clock, access_token_lifetime=ACCESS_TOKEN_LIFETIME, code_lifetime=CODE_LIFETIME)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, _wsgi_app(oauth), threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="oauth-standin", daemon=True
-    )
-    thread.start()
-    try:
-        yield Stack(oauth, clock, f"http://127.0.0.1:{server.server_port}", Request())
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture(autouse=True)
-def _real_time(stack: Stack) -> Iterator[None]:
-    stack.clock.offset = 0.0
-    yield
-    stack.clock.offset = 0.0
-
-
 @pytest.fixture
-def client(stack: Stack) -> Client:
-    """A client of its own per test: tests share the server but never each other's grants."""
-    registered = stack.oauth.register_client(
+def client(standin: GoogleStandIn) -> Client:
+    """A client of its own per test, besides the stand-in's default one."""
+    registered = standin.oauth.register_client(
         f"{uuid.uuid4().hex[:12]}.apps.googleusercontent.com", secrets.token_urlsafe(18), [REDIRECT_URI]
     )
     return Client(registered.client_id, registered.client_secret)
 
 
 @pytest.fixture
-def account(stack: Stack) -> str:
+def account(standin: GoogleStandIn) -> str:
     email = f"ada.lovelace.{uuid.uuid4().hex[:8]}@example.com"
-    stack.oauth.add_account(email)
+    standin.oauth.add_account(email)
     return email
 
 
 # -- helpers: what the product's connect flow does ------------------------------------------------
 
 
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-def authorize(stack: Stack, client: Client, **params: str) -> requests.Response:
+def authorize(standin: GoogleStandIn, client: Client, **params: str) -> requests.Response:
     """GET the authorization endpoint as the browser would, without following the redirect."""
     query = {"client_id": client.client_id, "redirect_uri": REDIRECT_URI, "response_type": "code", **params}
-    return requests.get(stack.base_url + "/o/oauth2/v2/auth", params=query, allow_redirects=False, timeout=5)
+    return requests.get(standin.auth_uri, params=query, allow_redirects=False, timeout=5)
 
 
 def callback_params(response: requests.Response) -> dict[str, str]:
@@ -154,11 +77,11 @@ def callback_params(response: requests.Response) -> dict[str, str]:
 
 
 def consented_code(
-    stack: Stack, client: Client, account: str, challenge: str, scope: str = SIGN_IN, **params: str
+    standin: GoogleStandIn, client: Client, account: str, challenge: str, scope: str = SIGN_IN, **params: str
 ) -> dict[str, str]:
     """The callback's parameters after the user allowed, through the stand-in's non-interactive path."""
     response = authorize(
-        stack,
+        standin,
         client,
         scope=scope,
         code_challenge=challenge,
@@ -171,10 +94,10 @@ def consented_code(
 
 
 def post_form(
-    stack: Stack, path: str, form: Mapping[str, str]
+    standin: GoogleStandIn, path: str, form: Mapping[str, str]
 ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
-    response = stack.transport(
-        url=stack.base_url + path,
+    response = HTTP(
+        url=standin.base_url + path,
         method="POST",
         body=urlencode(form),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -183,10 +106,10 @@ def post_form(
 
 
 def exchange(
-    stack: Stack, client: Client, code: str, verifier: str, *, redirect_uri: str = REDIRECT_URI
+    standin: GoogleStandIn, client: Client, code: str, verifier: str, *, redirect_uri: str = REDIRECT_URI
 ) -> tuple[int, dict[str, Any]]:
     status, body, _ = post_form(
-        stack,
+        standin,
         "/token",
         {
             "grant_type": "authorization_code",
@@ -201,34 +124,40 @@ def exchange(
 
 
 def connect(
-    stack: Stack, client: Client, account: str, scope: str = SIGN_IN, **params: str
+    standin: GoogleStandIn, client: Client, account: str, scope: str = SIGN_IN, **params: str
 ) -> dict[str, Any]:
     """A whole offline connect flow; returns the token response."""
-    verifier, challenge = pkce_pair()
-    callback = consented_code(stack, client, account, challenge, scope, access_type="offline", **params)
-    status, body = exchange(stack, client, callback["code"], verifier)
+    pkce = Pkce.generate()
+    callback = consented_code(
+        standin, client, account, pkce.challenge, scope, access_type="offline", **params
+    )
+    status, body = exchange(standin, client, callback["code"], pkce.verifier)
     assert status == 200, body
     return body
 
 
-def user_credentials(stack: Stack, client: Client, refresh_token: str) -> oauth2_credentials.Credentials:
+def user_credentials(
+    standin: GoogleStandIn, client: Client, refresh_token: str
+) -> oauth2_credentials.Credentials:
     return oauth2_credentials.Credentials(  # type: ignore[no-untyped-call]
         token=None,
         refresh_token=refresh_token,
-        token_uri=stack.token_uri,
+        token_uri=standin.token_uri,
         client_id=client.client_id,
         client_secret=client.client_secret,
     )
 
 
-def refresh(credentials: oauth2_credentials.Credentials, stack: Stack) -> None:
+def refresh(credentials: oauth2_credentials.Credentials) -> None:
     """What the product's Google client does before a call: refresh through the token endpoint."""
-    credentials.refresh(stack.transport)  # type: ignore[no-untyped-call]
+    credentials.refresh(HTTP)  # type: ignore[no-untyped-call]
 
 
-def get_json(stack: Stack, path: str, access_token: str | None = None) -> tuple[int, dict[str, Any]]:
+def get_json(
+    standin: GoogleStandIn, path: str, access_token: str | None = None
+) -> tuple[int, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
-    response = stack.transport(url=stack.base_url + path, method="GET", headers=headers)
+    response = HTTP(url=standin.base_url + path, method="GET", headers=headers)
     return response.status, json.loads(response.data)
 
 
@@ -257,15 +186,15 @@ def read_form(html: str) -> _FormReader:
 
 
 def test_pkce_code_flow_grants_scopes_and_a_verifiable_id_token(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    verifier, challenge = pkce_pair()
+    pkce = Pkce.generate()
     scope = f"openid email {GMAIL_READONLY}"
 
     callback = consented_code(
-        stack, client, account, challenge, scope, state="csrf-123", access_type="offline"
+        standin, client, account, pkce.challenge, scope, state="csrf-123", access_type="offline"
     )
-    status, token = exchange(stack, client, callback["code"], verifier)
+    status, token = exchange(standin, client, callback["code"], pkce.verifier)
 
     assert callback["state"] == "csrf-123"
     assert status == 200, token
@@ -278,9 +207,9 @@ def test_pkce_code_flow_grants_scopes_and_a_verifiable_id_token(
     assert set(callback["scope"].split()) == set(token["scope"].split())
     claims = id_token.verify_token(
         token["id_token"],
-        stack.transport,
+        HTTP,
         audience=client.client_id,
-        certs_url=stack.base_url + "/oauth2/v1/certs",
+        certs_url=standin.certs_url,
     )
     assert claims["iss"] == GOOGLE_ISSUER
     assert claims["azp"] == client.client_id
@@ -289,19 +218,19 @@ def test_pkce_code_flow_grants_scopes_and_a_verifiable_id_token(
     assert claims["sub"].isdigit()
 
     session = AuthorizedSession(oauth2_credentials.Credentials(token=token["access_token"]))  # type: ignore[no-untyped-call]
-    userinfo = session.get(stack.base_url + "/oauth2/v3/userinfo", timeout=5).json()
+    userinfo = session.get(standin.base_url + "/oauth2/v3/userinfo", timeout=5).json()
     assert userinfo == {"sub": claims["sub"], "email": account, "email_verified": True}
 
 
 def test_consent_page_round_trip_with_a_scope_unticked_leaves_it_out_of_the_grant(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    verifier, challenge = pkce_pair()
+    pkce = Pkce.generate()
     page = authorize(
-        stack,
+        standin,
         client,
         scope=f"openid email {GMAIL_READONLY} {GMAIL_SEND}",
-        code_challenge=challenge,
+        code_challenge=pkce.challenge,
         code_challenge_method="S256",
         login_hint=account,
         state="s1",
@@ -319,13 +248,13 @@ def test_consent_page_round_trip_with_a_scope_unticked_leaves_it_out_of_the_gran
     ticked = [i["value"] for i in boxes if "disabled" not in i and i["value"] != GMAIL_SEND]
     request_id = next(i["value"] for i in form.inputs if i.get("name") == "request_id")
     answer = requests.post(
-        stack.base_url + form.action,
+        standin.base_url + form.action,
         data={"request_id": request_id, "account": account, "scope": ticked, "decision": "allow"},
         allow_redirects=False,
         timeout=5,
     )
     callback = callback_params(answer)
-    status, token = exchange(stack, client, callback["code"], verifier)
+    status, token = exchange(standin, client, callback["code"], pkce.verifier)
 
     assert callback["state"] == "s1"
     assert status == 200, token
@@ -333,13 +262,15 @@ def test_consent_page_round_trip_with_a_scope_unticked_leaves_it_out_of_the_gran
     assert GMAIL_SEND not in token["scope"]
 
 
-def test_cancel_on_the_consent_page_redirects_with_access_denied(stack: Stack, client: Client) -> None:
-    page = authorize(stack, client, scope=SIGN_IN, state="keep-me")
+def test_cancel_on_the_consent_page_redirects_with_access_denied(
+    standin: GoogleStandIn, client: Client
+) -> None:
+    page = authorize(standin, client, scope=SIGN_IN, state="keep-me")
     form = read_form(page.text)
     request_id = next(i["value"] for i in form.inputs if i.get("name") == "request_id")
 
     answer = requests.post(
-        stack.base_url + form.action,
+        standin.base_url + form.action,
         data={"request_id": request_id, "decision": "deny"},
         allow_redirects=False,
         timeout=5,
@@ -348,76 +279,80 @@ def test_cancel_on_the_consent_page_redirects_with_access_denied(stack: Stack, c
     assert callback_params(answer) == {"error": "access_denied", "state": "keep-me"}
 
 
-def test_non_interactive_deny_redirects_with_access_denied(stack: Stack, client: Client) -> None:
-    response = authorize(stack, client, scope=SIGN_IN, state="x y", standin_decision="deny")
+def test_non_interactive_deny_redirects_with_access_denied(standin: GoogleStandIn, client: Client) -> None:
+    response = authorize(standin, client, scope=SIGN_IN, state="x y", standin_decision="deny")
     assert callback_params(response) == {"error": "access_denied", "state": "x y"}
 
 
-def test_pkce_verifier_mismatch_is_invalid_grant(stack: Stack, client: Client, account: str) -> None:
-    _, challenge = pkce_pair()
-    other_verifier, _ = pkce_pair()
-    callback = consented_code(stack, client, account, challenge)
+def test_pkce_verifier_mismatch_is_invalid_grant(
+    standin: GoogleStandIn, client: Client, account: str
+) -> None:
+    challenge = Pkce.generate().challenge
+    other_verifier = Pkce.generate().verifier
+    callback = consented_code(standin, client, account, challenge)
 
-    status, body = exchange(stack, client, callback["code"], other_verifier)
+    status, body = exchange(standin, client, callback["code"], other_verifier)
 
     assert (status, body) == (400, {"error": "invalid_grant", "error_description": "Invalid code verifier."})
 
 
 def test_reused_code_is_refused_and_revokes_the_tokens_it_issued(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    verifier, challenge = pkce_pair()
-    callback = consented_code(stack, client, account, challenge, access_type="offline")
-    _, first = exchange(stack, client, callback["code"], verifier)
-    assert stack.oauth.resolve_access_token(first["access_token"]) is not None
+    pkce = Pkce.generate()
+    callback = consented_code(standin, client, account, pkce.challenge, access_type="offline")
+    _, first = exchange(standin, client, callback["code"], pkce.verifier)
+    assert standin.oauth.resolve_access_token(first["access_token"]) is not None
 
-    status, body = exchange(stack, client, callback["code"], verifier)
+    status, body = exchange(standin, client, callback["code"], pkce.verifier)
 
     assert status == 400
     assert body["error"] == "invalid_grant"
-    assert stack.oauth.resolve_access_token(first["access_token"]) is None
+    assert standin.oauth.resolve_access_token(first["access_token"]) is None
     with pytest.raises(auth_exceptions.RefreshError):
-        refresh(user_credentials(stack, client, first["refresh_token"]), stack)
+        refresh(user_credentials(standin, client, first["refresh_token"]))
 
 
-def test_code_expires_after_its_lifetime(stack: Stack, client: Client, account: str) -> None:
-    verifier, challenge = pkce_pair()
-    callback = consented_code(stack, client, account, challenge)
+def test_code_expires_after_its_lifetime(standin: GoogleStandIn, client: Client, account: str) -> None:
+    pkce = Pkce.generate()
+    callback = consented_code(standin, client, account, pkce.challenge)
 
-    stack.clock.advance(CODE_LIFETIME + 1)
-    status, body = exchange(stack, client, callback["code"], verifier)
+    standin.advance_clock(CODE_LIFETIME + 1)
+    status, body = exchange(standin, client, callback["code"], pkce.verifier)
 
     assert (status, body["error"]) == (400, "invalid_grant")
 
 
 def test_token_exchange_requires_the_authorization_redirect_uri(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    verifier, challenge = pkce_pair()
-    callback = consented_code(stack, client, account, challenge)
+    pkce = Pkce.generate()
+    callback = consented_code(standin, client, account, pkce.challenge)
 
-    status, body = exchange(stack, client, callback["code"], verifier, redirect_uri=REDIRECT_URI + "/other")
+    status, body = exchange(
+        standin, client, callback["code"], pkce.verifier, redirect_uri=REDIRECT_URI + "/other"
+    )
 
     assert (status, body["error"]) == (400, "redirect_uri_mismatch")
     # A failed check does not consume the code: the right request still works.
-    assert exchange(stack, client, callback["code"], verifier)[0] == 200
+    assert exchange(standin, client, callback["code"], pkce.verifier)[0] == 200
 
 
 def test_token_endpoint_answers_uncacheable_json_and_accepts_basic_client_auth(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    verifier, challenge = pkce_pair()
-    callback = consented_code(stack, client, account, challenge)
+    pkce = Pkce.generate()
+    callback = consented_code(standin, client, account, pkce.challenge)
     basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
 
-    response = stack.transport(
-        url=stack.token_uri,
+    response = HTTP(
+        url=standin.token_uri,
         method="POST",
         body=urlencode(
             {
                 "grant_type": "authorization_code",
                 "code": callback["code"],
-                "code_verifier": verifier,
+                "code_verifier": pkce.verifier,
                 "redirect_uri": REDIRECT_URI,
             }
         ),
@@ -429,9 +364,9 @@ def test_token_endpoint_answers_uncacheable_json_and_accepts_basic_client_auth(
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_wrong_client_secret_is_invalid_client(stack: Stack, client: Client) -> None:
+def test_wrong_client_secret_is_invalid_client(standin: GoogleStandIn, client: Client) -> None:
     status, body, _ = post_form(
-        stack,
+        standin,
         "/token",
         {
             "grant_type": "refresh_token",
@@ -443,8 +378,8 @@ def test_wrong_client_secret_is_invalid_client(stack: Stack, client: Client) -> 
     assert (status, body) == (401, {"error": "invalid_client", "error_description": "Unauthorized"})
 
 
-def test_unsupported_grant_type_is_refused(stack: Stack, client: Client) -> None:
-    status, body, _ = post_form(stack, "/token", {"grant_type": "password", "client_id": client.client_id})
+def test_unsupported_grant_type_is_refused(standin: GoogleStandIn, client: Client) -> None:
+    status, body, _ = post_form(standin, "/token", {"grant_type": "password", "client_id": client.client_id})
     assert (status, body["error"]) == (400, "unsupported_grant_type")
 
 
@@ -452,11 +387,11 @@ def test_unsupported_grant_type_is_refused(stack: Stack, client: Client) -> None
 
 
 def test_refresh_token_is_issued_on_first_consent_and_with_prompt_consent_only(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    first = connect(stack, client, account)
-    again = connect(stack, client, account)
-    forced = connect(stack, client, account, prompt="consent")
+    first = connect(standin, client, account)
+    again = connect(standin, client, account)
+    forced = connect(standin, client, account, prompt="consent")
 
     assert "refresh_token" in first
     assert "refresh_token" not in again
@@ -464,12 +399,12 @@ def test_refresh_token_is_issued_on_first_consent_and_with_prompt_consent_only(
 
 
 def test_include_granted_scopes_adds_what_the_account_granted_before(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    connect(stack, client, account, scope=f"{SIGN_IN} {GMAIL_READONLY}")
+    connect(standin, client, account, scope=f"{SIGN_IN} {GMAIL_READONLY}")
 
-    incremental = connect(stack, client, account, scope=CALENDAR_EVENTS, include_granted_scopes="true")
-    separate = connect(stack, client, account, scope=CALENDAR_EVENTS, prompt="consent")
+    incremental = connect(standin, client, account, scope=CALENDAR_EVENTS, include_granted_scopes="true")
+    separate = connect(standin, client, account, scope=CALENDAR_EVENTS, prompt="consent")
 
     assert set(incremental["scope"].split()) == {"openid", EMAIL, GMAIL_READONLY, CALENDAR_EVENTS}
     assert "refresh_token" in incremental  # new scopes: a consent screen, so a new refresh token
@@ -477,33 +412,33 @@ def test_include_granted_scopes_adds_what_the_account_granted_before(
 
 
 def test_google_auth_credentials_refresh_against_the_stand_in(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    token = connect(stack, client, account, scope=f"{SIGN_IN} {GMAIL_READONLY}")
-    credentials = user_credentials(stack, client, token["refresh_token"])
+    token = connect(standin, client, account, scope=f"{SIGN_IN} {GMAIL_READONLY}")
+    credentials = user_credentials(standin, client, token["refresh_token"])
 
-    refresh(credentials, stack)
+    refresh(credentials)
 
     assert credentials.valid
     assert credentials.token is not None
     assert credentials.token != token["access_token"]
-    grant = stack.oauth.resolve_access_token(credentials.token)
+    grant = standin.oauth.resolve_access_token(credentials.token)
     assert grant is not None
     assert grant.account == account
     assert grant.scopes == {"openid", EMAIL, GMAIL_READONLY}
 
 
-def _revoke_by_endpoint(stack: Stack, account: str, token: dict[str, Any]) -> None:
-    status, body, _ = post_form(stack, "/revoke", {"token": token["refresh_token"]})
+def _revoke_by_endpoint(standin: GoogleStandIn, account: str, token: dict[str, Any]) -> None:
+    status, body, _ = post_form(standin, "/revoke", {"token": token["refresh_token"]})
     assert (status, body) == (200, {})
 
 
-def _revoke_account(stack: Stack, account: str, token: dict[str, Any]) -> None:
-    stack.oauth.revoke_account(account)
+def _revoke_account(standin: GoogleStandIn, account: str, token: dict[str, Any]) -> None:
+    standin.oauth.revoke_account(account)
 
 
-def _expire_refresh_tokens(stack: Stack, account: str, token: dict[str, Any]) -> None:
-    stack.oauth.expire_refresh_tokens(account)
+def _expire_refresh_tokens(standin: GoogleStandIn, account: str, token: dict[str, Any]) -> None:
+    standin.oauth.expire_refresh_tokens(account)
 
 
 @pytest.mark.parametrize(
@@ -512,42 +447,44 @@ def _expire_refresh_tokens(stack: Stack, account: str, token: dict[str, Any]) ->
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_dead_refresh_token_raises_a_non_retryable_refresh_error(
-    stack: Stack, client: Client, account: str, kill: Any
+    standin: GoogleStandIn, client: Client, account: str, kill: Any
 ) -> None:
-    token = connect(stack, client, account)
-    credentials = user_credentials(stack, client, token["refresh_token"])
-    refresh(credentials, stack)
+    token = connect(standin, client, account)
+    credentials = user_credentials(standin, client, token["refresh_token"])
+    refresh(credentials)
 
-    kill(stack, account, token)
+    kill(standin, account, token)
 
     with pytest.raises(auth_exceptions.RefreshError) as raised:
-        refresh(credentials, stack)
+        refresh(credentials)
     assert raised.value.retryable is False
     assert "invalid_grant" in str(raised.value)
-    assert stack.oauth.live_refresh_tokens(account, client.client_id) == 0
+    assert standin.oauth.live_refresh_tokens(account, client.client_id) == 0
 
 
 def test_revoking_an_access_token_also_revokes_its_refresh_token(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    token = connect(stack, client, account)
+    token = connect(standin, client, account)
 
-    status, _, _ = post_form(stack, "/revoke", {"token": token["access_token"]})
+    status, _, _ = post_form(standin, "/revoke", {"token": token["access_token"]})
 
     assert status == 200
-    assert stack.oauth.resolve_access_token(token["access_token"]) is None
+    assert standin.oauth.resolve_access_token(token["access_token"]) is None
     with pytest.raises(auth_exceptions.RefreshError):
-        refresh(user_credentials(stack, client, token["refresh_token"]), stack)
+        refresh(user_credentials(standin, client, token["refresh_token"]))
     # The consent went with it: the next offline connect is a first consent and gets a refresh token.
-    assert "refresh_token" in connect(stack, client, account)
+    assert "refresh_token" in connect(standin, client, account)
 
 
-def test_another_clients_refresh_token_is_invalid_grant(stack: Stack, client: Client, account: str) -> None:
-    token = connect(stack, client, account)
-    other = stack.oauth.register_client("other.apps.googleusercontent.com", "other-secret", [REDIRECT_URI])
+def test_another_clients_refresh_token_is_invalid_grant(
+    standin: GoogleStandIn, client: Client, account: str
+) -> None:
+    token = connect(standin, client, account)
+    other = standin.oauth.register_client("other.apps.googleusercontent.com", "other-secret", [REDIRECT_URI])
 
     status, body, _ = post_form(
-        stack,
+        standin,
         "/token",
         {
             "grant_type": "refresh_token",
@@ -563,23 +500,25 @@ def test_another_clients_refresh_token_is_invalid_grant(stack: Stack, client: Cl
     )
 
 
-def test_the_101st_refresh_token_invalidates_the_first(stack: Stack, client: Client, account: str) -> None:
-    first = connect(stack, client, account)["refresh_token"]
+def test_the_101st_refresh_token_invalidates_the_first(
+    standin: GoogleStandIn, client: Client, account: str
+) -> None:
+    first = connect(standin, client, account)["refresh_token"]
     for _ in range(99):
-        connect(stack, client, account, prompt="consent")
-    assert stack.oauth.live_refresh_tokens(account, client.client_id) == 100
-    refresh(user_credentials(stack, client, first), stack)
+        connect(standin, client, account, prompt="consent")
+    assert standin.oauth.live_refresh_tokens(account, client.client_id) == 100
+    refresh(user_credentials(standin, client, first))
 
-    latest = connect(stack, client, account, prompt="consent")["refresh_token"]
+    latest = connect(standin, client, account, prompt="consent")["refresh_token"]
 
-    assert stack.oauth.live_refresh_tokens(account, client.client_id) == 100
+    assert standin.oauth.live_refresh_tokens(account, client.client_id) == 100
     with pytest.raises(auth_exceptions.RefreshError):
-        refresh(user_credentials(stack, client, first), stack)
-    refresh(user_credentials(stack, client, latest), stack)
+        refresh(user_credentials(standin, client, first))
+    refresh(user_credentials(standin, client, latest))
 
 
-def test_revoke_endpoint_answers_400_for_an_unknown_token(stack: Stack) -> None:
-    status, body, _ = post_form(stack, "/revoke", {"token": "ya29.never-issued"})
+def test_revoke_endpoint_answers_400_for_an_unknown_token(standin: GoogleStandIn) -> None:
+    status, body, _ = post_form(standin, "/revoke", {"token": "ya29.never-issued"})
     assert (status, body) == (
         400,
         {"error": "invalid_token", "error_description": "Token expired or revoked"},
@@ -590,67 +529,59 @@ def test_revoke_endpoint_answers_400_for_an_unknown_token(stack: Stack) -> None:
 
 
 def test_access_token_stops_resolving_when_the_clock_passes_its_expiry(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    token = connect(stack, client, account)
-    assert stack.oauth.resolve_access_token(token["access_token"]) is not None
+    token = connect(standin, client, account)
+    assert standin.oauth.resolve_access_token(token["access_token"]) is not None
 
-    stack.clock.advance(ACCESS_TOKEN_LIFETIME - 1)
-    assert stack.oauth.resolve_access_token(token["access_token"]) is not None
-    stack.clock.advance(1)
+    standin.advance_clock(ACCESS_TOKEN_LIFETIME - 1)
+    assert standin.oauth.resolve_access_token(token["access_token"]) is not None
+    standin.advance_clock(1)
 
-    assert stack.oauth.resolve_access_token(token["access_token"]) is None
-    status, body = get_json(stack, "/v1/userinfo", token["access_token"])
+    assert standin.oauth.resolve_access_token(token["access_token"]) is None
+    status, body = get_json(standin, "/v1/userinfo", token["access_token"])
     assert (status, body["error"]) == (401, "invalid_request")
 
 
 def test_expire_access_tokens_makes_the_next_call_unauthenticated(
-    stack: Stack, client: Client, account: str
+    standin: GoogleStandIn, client: Client, account: str
 ) -> None:
-    token = connect(stack, client, account)
+    token = connect(standin, client, account)
 
-    stack.oauth.expire_access_tokens(account)
+    standin.oauth.expire_access_tokens(account)
 
-    assert get_json(stack, "/oauth2/v3/userinfo", token["access_token"])[0] == 401
-    credentials = user_credentials(stack, client, token["refresh_token"])
-    refresh(credentials, stack)  # the refresh token survives
-    assert get_json(stack, "/oauth2/v3/userinfo", credentials.token)[0] == 200
+    assert get_json(standin, "/oauth2/v3/userinfo", token["access_token"])[0] == 401
+    credentials = user_credentials(standin, client, token["refresh_token"])
+    refresh(credentials)  # the refresh token survives
+    assert get_json(standin, "/oauth2/v3/userinfo", credentials.token)[0] == 200
 
 
 # -- signing keys and push tokens -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("certs_path", ["/oauth2/v1/certs", "/oauth2/v3/certs"])
-def test_token_minted_before_key_rotation_still_verifies(stack: Stack, certs_path: str) -> None:
+def test_token_minted_before_key_rotation_still_verifies(standin: GoogleStandIn, certs_path: str) -> None:
     audience = f"aud-{uuid.uuid4().hex[:8]}"
-    before = stack.oauth.mint_id_token(audience=audience, email="someone@example.com")
+    before = standin.oauth.mint_id_token(audience=audience, email="someone@example.com")
 
-    stack.oauth.rotate_signing_key()
-    after = stack.oauth.mint_id_token(audience=audience, email="someone@example.com")
+    standin.oauth.rotate_signing_key()
+    after = standin.oauth.mint_id_token(audience=audience, email="someone@example.com")
 
-    certs_url = stack.base_url + certs_path
-    assert (
-        id_token.verify_token(before, stack.transport, audience=audience, certs_url=certs_url)["aud"]
-        == audience
-    )
-    assert (
-        id_token.verify_token(after, stack.transport, audience=audience, certs_url=certs_url)["aud"]
-        == audience
-    )
+    certs_url = standin.base_url + certs_path
+    assert id_token.verify_token(before, HTTP, audience=audience, certs_url=certs_url)["aud"] == audience
+    assert id_token.verify_token(after, HTTP, audience=audience, certs_url=certs_url)["aud"] == audience
     kid_before = json.loads(base64.urlsafe_b64decode(before.split(".")[0] + "=="))["kid"]
     kid_after = json.loads(base64.urlsafe_b64decode(after.split(".")[0] + "=="))["kid"]
     assert kid_before != kid_after
-    assert {kid_before, kid_after} <= set(stack.oauth.certs_v1())
+    assert {kid_before, kid_after} <= set(standin.oauth.certs_v1())
 
 
-def test_pubsub_push_oidc_token_verifies_with_the_service_account_identity(stack: Stack) -> None:
+def test_pubsub_push_oidc_token_verifies_with_the_service_account_identity(standin: GoogleStandIn) -> None:
     push_url = "https://crm-google.example.run.app/push/gmail"
     pusher = "push-invoker@crm-google-test.iam.gserviceaccount.com"
-    token = stack.oauth.mint_id_token(audience=push_url, email=pusher)
+    token = standin.oauth.mint_id_token(audience=push_url, email=pusher)
 
-    claims = id_token.verify_token(
-        token, stack.transport, audience=push_url, certs_url=stack.base_url + "/oauth2/v1/certs"
-    )
+    claims = id_token.verify_token(token, HTTP, audience=push_url, certs_url=standin.certs_url)
 
     assert claims["iss"] == GOOGLE_ISSUER
     assert claims["email"] == pusher
@@ -658,58 +589,62 @@ def test_pubsub_push_oidc_token_verifies_with_the_service_account_identity(stack
     with pytest.raises(ValueError, match="audience"):
         id_token.verify_token(
             token,
-            stack.transport,
+            HTTP,
             audience="https://elsewhere",
-            certs_url=stack.base_url + "/oauth2/v1/certs",
+            certs_url=standin.certs_url,
         )
 
 
-def test_openid_configuration_points_at_the_local_server(stack: Stack) -> None:
-    status, document = get_json(stack, "/.well-known/openid-configuration")
+def test_openid_configuration_points_at_the_local_server(standin: GoogleStandIn) -> None:
+    status, document = get_json(standin, "/.well-known/openid-configuration")
 
     assert status == 200
     assert document["issuer"] == GOOGLE_ISSUER
-    assert document["token_endpoint"] == stack.token_uri
-    assert document["revocation_endpoint"] == stack.base_url + "/revoke"
-    assert document["jwks_uri"] == stack.base_url + "/oauth2/v3/certs"
-    assert document["authorization_endpoint"] == stack.base_url + "/o/oauth2/v2/auth"
+    assert document["token_endpoint"] == standin.token_uri
+    assert document["revocation_endpoint"] == standin.base_url + "/revoke"
+    assert document["jwks_uri"] == standin.base_url + "/oauth2/v3/certs"
+    assert document["authorization_endpoint"] == standin.auth_uri
 
 
 # -- the authorization endpoint's own errors ------------------------------------------------------
 
 
-def test_unknown_client_gets_an_error_page_not_a_redirect(stack: Stack) -> None:
-    response = authorize(stack, Client("nobody.apps.googleusercontent.com", ""), scope=SIGN_IN)
+def test_unknown_client_gets_an_error_page_not_a_redirect(standin: GoogleStandIn) -> None:
+    response = authorize(standin, Client("nobody.apps.googleusercontent.com", ""), scope=SIGN_IN)
 
     assert response.status_code == 401
     assert "Location" not in response.headers
     assert "invalid_client" in response.text
 
 
-def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(stack: Stack, client: Client) -> None:
-    response = authorize(stack, client, scope=SIGN_IN, redirect_uri="https://attacker.example/cb")
+def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(
+    standin: GoogleStandIn, client: Client
+) -> None:
+    response = authorize(standin, client, scope=SIGN_IN, redirect_uri="https://attacker.example/cb")
 
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert "redirect_uri_mismatch" in response.text
 
 
-def test_plain_pkce_method_is_refused(stack: Stack, client: Client) -> None:
-    response = authorize(stack, client, scope=SIGN_IN, code_challenge="a" * 43, code_challenge_method="plain")
+def test_plain_pkce_method_is_refused(standin: GoogleStandIn, client: Client) -> None:
+    response = authorize(
+        standin, client, scope=SIGN_IN, code_challenge="a" * 43, code_challenge_method="plain"
+    )
 
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert "S256" in response.text
 
 
-def test_consent_page_escapes_a_hostile_state_and_client_name(stack: Stack) -> None:
+def test_consent_page_escapes_a_hostile_state_and_client_name(standin: GoogleStandIn) -> None:
     hostile = "<script>alert(1)</script>"
-    registered = stack.oauth.register_client(
+    registered = standin.oauth.register_client(
         f"evil{hostile}.apps.googleusercontent.com", "secret", [REDIRECT_URI], display_name=f'"><b>{hostile}'
     )
 
     response = authorize(
-        stack,
+        standin,
         Client(registered.client_id, ""),
         scope=SIGN_IN,
         state=f'"><img src=x onerror=alert(2)>{hostile}',

@@ -21,7 +21,7 @@ from local_stack.google_standin.mime_factory import MessageFactory
 from local_stack.google_standin.push import PushSettings
 from local_stack.google_standin.standin import GoogleStandIn, StandInSettings
 from tests.conftest import TEST_PROJECT
-from tests.integration.google_standin.conftest import ALICE
+from tests.integration.helpers import ALICE
 
 TOPIC = f"projects/{TEST_PROJECT}/topics/gmail-notifications"
 SUBSCRIPTION = f"projects/{TEST_PROJECT}/subscriptions/probe"
