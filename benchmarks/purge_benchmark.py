@@ -272,8 +272,17 @@ def start_bench(emulators: Emulators, clock: RpcClock) -> Bench:
     os.environ.update({**emulators.environment, "GOOGLE_CLOUD_PROJECT": PROJECT, "LOG_LEVEL": "WARNING"})
     reset_container()
     container = get_container()
-    store = MailStore(container.tenant_scope(TENANT), CONNECTION, own_address=OWN_ADDRESS)
-    return Bench(emulators, container.firestore, store, clock)
+    store = MailStore(
+        container.tenant_scope(TENANT), CONNECTION, own_address=OWN_ADDRESS, harvest_contacts=True
+    )
+    return Bench(emulators, _client(), store, clock)
+
+
+def _client() -> Client:
+    """A raw Firestore client of its own, for the seeding and the bare batched delete it is compared to."""
+    from google.cloud import firestore
+
+    return firestore.Client(project=PROJECT)
 
 
 @dataclass

@@ -156,21 +156,21 @@ class FirestoreOps:
 
 @dataclass
 class SyncClientStats:
-    """The quota-aware client's own counters, read from every GmailSyncClient a sync made."""
+    """The quota-aware client's own counters, read from every GmailClient a sync made."""
 
     clients: list[Any] = field(default_factory=list)
 
     def install(self, stack: ExitStack) -> None:
-        from shared.google_apis.gmail import GmailSyncClient
+        from shared.google_apis.gmail import GmailClient
 
-        original = GmailSyncClient.__init__
+        original = GmailClient.__init__
 
         def recording(client: Any, *args: Any, **kwargs: Any) -> None:
             original(client, *args, **kwargs)
             self.clients.append(client)
 
-        setattr(GmailSyncClient, "__init__", recording)  # noqa: B010 - mypy refuses method assignment
-        stack.callback(setattr, GmailSyncClient, "__init__", original)
+        setattr(GmailClient, "__init__", recording)  # noqa: B010 - mypy refuses method assignment
+        stack.callback(setattr, GmailClient, "__init__", original)
 
     def total(self, name: str) -> float:
         return float(sum(getattr(client, name) for client in self.clients))
@@ -179,10 +179,10 @@ class SyncClientStats:
 @contextmanager
 def cpu_timers() -> Iterator[dict[str, float]]:
     """Main-thread CPU seconds (and wall seconds) in parsing, storing and fetching, by wrapping the
-    functions the sync calls for each: ``parse_gmail_message`` (as shared.mail.sync imported it),
-    ``MailStore.store`` and ``GmailSyncClient.get_messages``."""
-    import shared.mail.sync as sync_module
-    from shared.google_apis.gmail import GmailSyncClient
+    functions the sync calls for each: ``parse_gmail_message`` (as shared.mail.engine imported it),
+    ``MailStore.store`` and ``GmailClient.get_messages``."""
+    import shared.mail.engine as sync_module
+    from shared.google_apis.gmail import GmailClient
     from shared.mail.store import MailStore
 
     totals: defaultdict[str, float] = defaultdict(float)
@@ -201,7 +201,7 @@ def cpu_timers() -> Iterator[dict[str, float]]:
     targets: list[tuple[Any, str, str]] = [
         (sync_module, "parse_gmail_message", "parse"),
         (MailStore, "store", "store"),
-        (GmailSyncClient, "get_messages", "fetch"),
+        (GmailClient, "get_messages", "fetch"),
     ]
     originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute, _ in targets]
     for owner, attribute, name in targets:
@@ -307,10 +307,10 @@ def connect(container: Container, email: str) -> None:
     consent page answered by the stand-in's test path (``standin_decision=allow``)."""
     from local_stack.stack import CRM_ORIGIN
     from local_stack.user_browser import UserBrowser
-    from shared.connections.features import Feature
+    from shared.plans import Feature
 
     flow = container.connect_flow
-    start = flow.begin(TENANT, USER, [Feature.MAIL], f"{CRM_ORIGIN}/settings/google")
+    start = flow.begin(TENANT, USER, [Feature.MAIL, Feature.CONTACTS], f"{CRM_ORIGIN}/settings/google")
     state = urllib.parse.parse_qs(urllib.parse.urlparse(start.authorization_url).query)["state"][0]
     browser = flow.bind_browser(state)
     consent = urllib.parse.urlencode({"standin_decision": "allow", "standin_account": email})
@@ -325,16 +325,15 @@ def connect(container: Container, email: str) -> None:
 
 def first_sync(container: Container) -> tuple[int, int]:
     """The first sync, run as sync_worker runs it, until no follow-up is due: (stored, runs)."""
-    from shared.mail.worker import run_sync_request
     from shared.sync.requests import Source, SyncRequest
 
     stored = runs = 0
     reason = "connected"
     while True:
         request = SyncRequest(tenant_id=TENANT, connection_id=USER, source=Source.GMAIL, reason=reason)
-        report = run_sync_request(container, request)
+        report = container.sync_runner.run(request)
         runs += 1
-        stored += report.created + report.refreshed
+        stored += report.created + report.updated
         if not report.continued:
             return stored, runs
         reason = "continuation"
@@ -469,12 +468,12 @@ def probe() -> dict[str, Any]:
     import google.cloud.firestore  # noqa: F401
     import googleapiclient.discovery  # noqa: F401
 
-    import shared.mail.worker  # noqa: F401
+    import shared.mail.engine  # noqa: F401
     from shared.composition import get_container
     from shared.google_apis.discovery import _document
 
     container = get_container()
-    _ = container.firestore, container.lifecycle, container.tenants, container.publisher
+    _ = container.store, container.lifecycle, container.tenants, container.publisher, container.sync_runner
     _document("gmail", "v1")
     baseline = peak_rss_kib()
     with cpu_timers() as totals:
@@ -572,10 +571,9 @@ def push_latency(bench: Bench, pushes: int, timeout: float = 20.0) -> PushResult
         generate_messages(bench.google, email, count=20, seed=7, days=30)
         container.tenants.create(TENANT, name="Bench", plan=Plan.PROFESSIONAL)
         db = firestore.Client(project=PROJECT)
-        connection = db.document(f"tenants/{TENANT}/connections/{USER}")
         began = time.perf_counter()
         connect(container, email)  # queues the first sync: the emulator pushes it to sync_worker
-        first_sync_seconds = _wait(lambda: _first_sync_done(connection), timeout=60)
+        first_sync_seconds = _wait(lambda: _first_sync_done(db), timeout=60)
         if first_sync_seconds is None:
             raise RuntimeError("the first sync through the push path did not finish within 60 s")
         first_sync_seconds = time.perf_counter() - began
@@ -600,15 +598,16 @@ def push_latency(bench: Bench, pushes: int, timeout: float = 20.0) -> PushResult
         return PushResult(latencies, timeouts, first_sync_seconds, cold)
 
 
-def _first_sync_done(connection: Any) -> bool:
+def _first_sync_done(db: Any) -> bool:
     """The first sync's run has ended: cursor set, no full sync under way, and its lease let go (the
     partial sync that follows a full one runs under the same lease)."""
-    from shared.sync.lease import LEASES
+    from shared.sync.state import SYNC_LEASES, SYNC_STATES
 
-    snapshot = connection.get()
-    gmail = ((snapshot.to_dict() or {}).get("sync") or {}).get("gmail") or {}
-    done = bool(snapshot.exists and gmail.get("history_id") and gmail.get("full_sync") is None)
-    return done and not connection.collection(LEASES).document("gmail").get().exists
+    key = f"{USER}_gmail"
+    state = db.document(f"tenants/{TENANT}/{SYNC_STATES}/{key}").get()
+    gmail = state.to_dict() or {}
+    done = bool(state.exists and gmail.get("cursor") and gmail.get("full_sync") is None)
+    return done and not db.document(f"tenants/{TENANT}/{SYNC_LEASES}/{key}").get().exists
 
 
 def _wait(condition: Callable[[], bool], *, timeout: float, interval: float = 0.01) -> float | None:

@@ -31,11 +31,12 @@ HTTP_FUNCTIONS = (
     "renew_watches",
     "gmail_push",
     "sync_worker",
+    "outbound_worker",
     "daily_purge",
     "purge_worker",
 )
-# sync_worker is fed by a push subscription; functions-framework turns the envelope into a CloudEvent.
-SIGNATURES = {"sync_worker": "cloudevent", "purge_worker": "cloudevent"}
+# The workers are fed by push subscriptions; functions-framework turns the envelope into a CloudEvent.
+SIGNATURES = {"sync_worker": "cloudevent", "outbound_worker": "cloudevent", "purge_worker": "cloudevent"}
 SCHEDULED = ("renew_watches", "daily_purge")  # called by Cloud Scheduler: their URLs are token audiences
 TOPICS = ("sync-requests", "outbound-requests", "purge-requests", "gmail-notifications")
 GMAIL_TOPIC = f"projects/{PROJECT}/topics/gmail-notifications"
@@ -59,13 +60,18 @@ class Stack:
 
 @contextmanager
 def running_stack(
-    log_dir: Path, *, functions: tuple[str, ...] = HTTP_FUNCTIONS, callback_url: str | None = None
+    log_dir: Path,
+    *,
+    functions: tuple[str, ...] = HTTP_FUNCTIONS,
+    callback_url: str | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Start every part, provision it as Terraform and ops would, and stop every part on the way out.
 
     ``functions`` are the ones served; none leaves the emulators and the stand-ins, for a caller that runs
     the product in its own process. ``callback_url`` is where Google sends the browser back when
-    oauth_callback is not served (the connect flow then completes in the caller's process)."""
+    oauth_callback is not served (the connect flow then completes in the caller's process).
+    ``settings``: environment variables every function gets on top of the stack's own."""
     if callback_url is not None and "oauth_callback" in functions:
         raise ValueError("callback_url is oauth_callback's own address when it is served")
     crm_backend = CrmBackend()
@@ -80,7 +86,10 @@ def running_stack(
         urls = {target: _local_url(port) for target, port in ports.items()}
         if callback_url is not None:
             urls["oauth_callback"] = callback_url
-        environment = stack_environment(emulators, secret_manager, google, crm_backend, urls)
+        environment = {
+            **stack_environment(emulators, secret_manager, google, crm_backend, urls),
+            **(settings or {}),
+        }
         provision(environment, google, secret_manager)
         running = Stack(emulators, secret_manager, google, crm_backend, environment)
         serve_functions(running, ports, log_dir=log_dir, cleanup=stack)
@@ -114,8 +123,8 @@ def _local_url(port: int) -> str:
 
 
 def _subscribe_pushes(environment: Mapping[str, str], urls: Mapping[str, str]) -> None:
-    """The push subscriptions Terraform creates: Gmail's topic to gmail_push, sync and purge requests to
-    sync_worker and purge_worker (for those of them in ``urls``)."""
+    """The push subscriptions Terraform creates: Gmail's topic to gmail_push, sync, outbound and purge
+    requests to sync_worker, outbound_worker and purge_worker (for those of them in ``urls``)."""
     import grpc
     from google.cloud import pubsub_v1
     from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
@@ -123,6 +132,7 @@ def _subscribe_pushes(environment: Mapping[str, str], urls: Mapping[str, str]) -
     pushes = {
         "gmail-notifications": "gmail_push",
         "sync-requests": "sync_worker",
+        "outbound-requests": "outbound_worker",
         "purge-requests": "purge_worker",
     }
     with grpc.insecure_channel(environment["PUBSUB_EMULATOR_HOST"]) as channel:

@@ -1,4 +1,5 @@
-"""The composition root: builds each client once per instance, lazily, on first use.
+"""The composition root: builds each collaborator once per instance, lazily, on first use, and nothing
+else (no use-case logic lives here).
 
 A push handler that never touches Drive never pays for importing it. Tests build a ``Container`` with
 their own settings, or call ``reset_container()`` after changing the environment.
@@ -9,58 +10,81 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.clock import utc_now
 from shared.config import Settings, get_settings
-from shared.errors import IntegrationError
 
 if TYPE_CHECKING:
-    import flask
-    from google.cloud.firestore import Client
-    from google.oauth2.credentials import Credentials
-
     from shared.api.routing import Router
     from shared.auth.crm_token import CrmTokenVerifier
-    from shared.auth.google_oidc import GoogleOidcVerifier
     from shared.connections.connect import ConnectFlow
+    from shared.connections.grants import Grants
     from shared.connections.lifecycle import ConnectionLifecycle
+    from shared.connections.plan_effects import PlanEffects
+    from shared.connections.records import ConnectionRecord
     from shared.connections.service import ConnectionService
-    from shared.connections.watches import RenewalReport
-    from shared.google_apis.gmail import GmailClient, GmailSyncClient
-    from shared.google_apis.oauth import GoogleOAuthClient, TokenGrant
-    from shared.messaging.pubsub import Publisher
-    from shared.retention.nightly import FanOut, PurgeReport, PurgeRequest
+    from shared.google_apis.gmail import GmailClient
+    from shared.google_apis.oauth import GoogleOAuthClient
+    from shared.google_apis.oidc import GoogleCallerAuth
+    from shared.mail.push import GmailPushHandler
+    from shared.messaging.ports import Publisher
+    from shared.retention.nightly import NightlyPurge
     from shared.secrets import SecretStore
-    from shared.storage.firestore import TenantScope
+    from shared.storage.documents import DocumentStore
+    from shared.storage.scope import TenantScope
+    from shared.sync.activation import SyncActivation
+    from shared.sync.channels import ChannelRegistry
+    from shared.sync.engine import SyncedConnection, SyncEngine
+    from shared.sync.requester import SyncRequester
+    from shared.sync.requests import Source
+    from shared.sync.rounds import DailyRound
+    from shared.sync.runner import SyncRunner
     from shared.tenants.service import TenantService
     from shared.vault import TokenVault
+    from shared.writes.dispatcher import WriteDispatcher
+    from shared.writes.outbox import Outbox
 
 T = TypeVar("T")
 
 
 class Container:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, store: DocumentStore | None = None, publisher: Publisher | None = None
+    ) -> None:
         self.settings = settings
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()
+        if store is not None:  # unit tests: the in-memory store and publisher
+            self._built["store"] = store
+        if publisher is not None:
+            self._built["publisher"] = publisher
 
     def _once(self, name: str, build: Callable[[], T]) -> T:
-        with self._lock:  # instances may serve concurrent requests: build each client exactly once
+        with self._lock:  # instances may serve concurrent requests: build each exactly once
             if name not in self._built:
                 self._built[name] = build()
             return self._built[name]  # type: ignore[no-any-return]
 
-    @property
-    def firestore(self) -> Client:
-        from shared.storage.firestore import build_firestore_client
+    # --- external systems -------------------------------------------------------------------------------
 
-        return self._once("firestore", lambda: build_firestore_client(self.settings))
+    @property
+    def store(self) -> DocumentStore:
+        from shared.storage.firestore import build_firestore_store
+
+        return self._once("store", lambda: build_firestore_store(self.settings))
 
     def tenant_scope(self, tenant_id: str) -> TenantScope:
-        from shared.storage.firestore import TenantScope
+        from shared.storage.scope import TenantScope
 
-        return TenantScope(self.firestore, tenant_id)
+        return TenantScope(self.store, tenant_id)
+
+    def tenant_ids(self) -> list[str]:
+        from shared.storage.scope import tenant_ids
+
+        return tenant_ids(self.store)
 
     @property
     def publisher(self) -> Publisher:
@@ -73,34 +97,6 @@ class Container:
         from shared.secrets import secret_store_from_settings
 
         return self._once("secrets", lambda: secret_store_from_settings(self.settings))
-
-    @property
-    def crm_tokens(self) -> CrmTokenVerifier:
-        from shared.auth.crm_token import CrmTokenVerifier
-
-        settings = self.settings
-        return self._once(
-            "crm_tokens",
-            lambda: CrmTokenVerifier(
-                jwks_json=settings.crm_jwt_jwks,
-                issuer=settings.crm_jwt_issuer,
-                audience=settings.crm_jwt_audience,
-                max_lifetime_seconds=settings.crm_jwt_max_lifetime_seconds,
-                leeway_seconds=settings.crm_jwt_leeway_seconds,
-            ),
-        )
-
-    @property
-    def tenants(self) -> TenantService:
-        from shared.tenants.service import TenantService
-
-        return self._once("tenants", lambda: TenantService(self.tenant_scope))
-
-    @property
-    def connections(self) -> ConnectionService:
-        from shared.connections.service import ConnectionService
-
-        return self._once("connections", lambda: ConnectionService(self.tenant_scope))
 
     @property
     def google_oauth(self) -> GoogleOAuthClient:
@@ -119,31 +115,17 @@ class Container:
             ),
         )
 
-    @property
-    def vault(self) -> TokenVault:
-        from shared.vault import TokenVault
-
-        secret_name = self.settings.token_key_secret_name
-        return self._once("vault", lambda: TokenVault(self.secrets, key_secret_id=secret_name))
-
-    def gmail(self, credentials: Credentials) -> GmailClient:
+    def gmail_for(self, tenant_id: str, connection: SyncedConnection, **quota: Any) -> GmailClient:
+        """The Gmail client of one connection's current grant, paced by the settings' price list and
+        quota (``quota`` overrides fields of QuotaSettings); a grant Google refuses is reported to
+        ``grants``, the one place that handles it."""
         from shared.google_apis.gmail import GmailClient
-
-        return GmailClient(credentials, root_url=self.settings.google_api_root_url)
-
-    def gmail_sync(
-        self, tenant_id: str, connection_id: str, credentials: Credentials, **quota: Any
-    ) -> GmailSyncClient:
-        """The quota-aware Gmail client for one connection, paced by the settings' price list and
-        quota (``quota`` overrides fields of QuotaSettings); ``invalid_grant`` turns the connection
-        to needs-reconnect."""
-        from shared.google_apis.gmail import GmailSyncClient
         from shared.google_apis.rate_limit import QuotaSettings
 
+        access = self.grants.access(tenant_id, connection)  # NeedsReconnect when the grant is gone
         settings = self.settings
-        lifecycle = self.lifecycle
-        return GmailSyncClient(
-            credentials,
+        return GmailClient(
+            access.credentials,
             root_url=settings.google_api_root_url or None,
             quota=QuotaSettings(
                 price_list=settings.gmail_price_list,
@@ -151,40 +133,114 @@ class Container:
                 max_in_flight=settings.gmail_max_in_flight,
                 **quota,
             ),
-            on_invalid_grant=lambda: lifecycle.mark_needs_reconnect(
-                tenant_id, connection_id, reason="invalid_grant"
+            on_invalid_grant=access.on_dead,
+        )
+
+    def _connection_of(self, tenant_id: str, connection_id: str) -> ConnectionRecord | None:
+        return self.lifecycle.find(tenant_id, connection_id)
+
+    # --- who calls ------------------------------------------------------------------------------------
+
+    @property
+    def crm_tokens(self) -> CrmTokenVerifier:
+        from shared.auth.crm_token import CrmTokenVerifier
+
+        settings = self.settings
+        return self._once(
+            "crm_tokens",
+            lambda: CrmTokenVerifier(
+                jwks_json=settings.crm_jwt_jwks,
+                issuer=settings.crm_jwt_issuer,
+                audience=settings.crm_jwt_audience,
+                max_lifetime_seconds=settings.crm_jwt_max_lifetime_seconds,
+                leeway_seconds=settings.crm_jwt_leeway_seconds,
             ),
         )
 
-    def request_gmail_sync(self, tenant_id: str, connection_id: str, *, reason: str) -> bool:
-        """Queue a Gmail sync of the connection unless one is pending (coalesced over
-        ``push_coalesce_seconds``); True when a request was published."""
-        from shared.sync.pending import request_sync_once
-        from shared.sync.requests import Source, SyncRequest
-        from shared.tenants.service import utc_now
-
-        request = SyncRequest(
-            tenant_id=tenant_id, connection_id=connection_id, source=Source.GMAIL, reason=reason
-        )
-        return request_sync_once(
-            self.tenant_scope(tenant_id),
-            request,
-            publisher=self.publisher,
-            topic=self.settings.sync_requests_topic,
-            window_seconds=self.settings.push_coalesce_seconds,
-            clock=utc_now,
+    @property
+    def scheduler_auth(self) -> GoogleCallerAuth:
+        """Cloud Scheduler's OIDC token, unless Cloud Run IAM checks it (a setting; on by default)."""
+        settings = self.settings
+        return self._once(
+            "scheduler_auth",
+            lambda: _caller_auth(
+                "scheduler",
+                settings.scheduler_auth,
+                settings.scheduler_audiences,
+                settings.scheduler_service_accounts,
+                settings,
+            ),
         )
 
-    def _gmail_for_grant(self, grant: TokenGrant) -> GmailClient:
-        credentials = self.google_oauth.credentials(
-            str(grant.refresh_token), grant.granted_scopes, access_token=grant.access_token
+    @property
+    def push_auth(self) -> GoogleCallerAuth:
+        """Pub/Sub push's OIDC token, unless Cloud Run IAM checks it (a setting; on by default)."""
+        settings = self.settings
+        return self._once(
+            "push_auth",
+            lambda: _caller_auth(
+                "push", settings.push_auth, settings.push_audiences, settings.push_service_accounts, settings
+            ),
         )
-        return self.gmail(credentials)
+
+    # --- tenants and connections ------------------------------------------------------------------------
+
+    @property
+    def tenants(self) -> TenantService:
+        from shared.tenants.service import TenantService
+
+        return self._once("tenants", lambda: TenantService(self.tenant_scope))
+
+    @property
+    def vault(self) -> TokenVault:
+        from shared.vault import TokenVault
+
+        secret_name = self.settings.token_key_secret_name
+        return self._once("vault", lambda: TokenVault(self.secrets, key_secret_id=secret_name))
+
+    @property
+    def grants(self) -> Grants:
+        from shared.connections.grants import Grants
+
+        return self._once(
+            "grants",
+            lambda: Grants(
+                scope_for=self.tenant_scope,
+                oauth=self.google_oauth,
+                vault=lambda: self.vault,
+                on_dead=lambda: self.lifecycle.grant_died,
+            ),
+        )
+
+    @property
+    def lifecycle(self) -> ConnectionLifecycle:
+        from shared.connections.lifecycle import ConnectionLifecycle
+        from shared.retention.purge import purge_connection_copies
+
+        return self._once(
+            "lifecycle",
+            lambda: ConnectionLifecycle(
+                scope_for=self.tenant_scope,
+                grants=self.grants,
+                revoke=self.google_oauth.revoke,
+                channels=lambda: self.channels,
+                purge_copies=purge_connection_copies,
+                clock=utc_now,
+            ),
+        )
+
+    @property
+    def connections(self) -> ConnectionService:
+        from shared.connections.service import ConnectionService
+
+        return self._once(
+            "connections",
+            lambda: ConnectionService(self.tenant_scope, channels=lambda: self.channels, clock=utc_now),
+        )
 
     @property
     def connect_flow(self) -> ConnectFlow:
         from shared.connections.connect import ConnectFlow
-        from shared.tenants.service import utc_now
 
         return self._once(
             "connect_flow",
@@ -194,127 +250,251 @@ class Container:
                 tenants=self.tenants,
                 oauth=self.google_oauth,
                 vault=lambda: self.vault,
-                publisher=lambda: self.publisher,
-                gmail_for=self._gmail_for_grant,
+                grants=self.grants,
+                on_connected=lambda tenant_id, connection, plan: self.activation.activate(
+                    tenant_id, connection, plan, reason="connected"
+                ),
                 clock=utc_now,
             ),
         )
 
     @property
-    def lifecycle(self) -> ConnectionLifecycle:
-        from shared.connections.lifecycle import ConnectionLifecycle
-        from shared.tenants.service import utc_now
+    def plan_effects(self) -> PlanEffects:
+        from shared.connections.plan_effects import PlanEffects
 
         return self._once(
-            "lifecycle",
-            lambda: ConnectionLifecycle(
+            "plan_effects",
+            lambda: PlanEffects(
                 scope_for=self.tenant_scope,
-                oauth=self.google_oauth,
-                vault=lambda: self.vault,
-                gmail_for=self.gmail,
+                activation=self.activation,
+                write_back=self.settings.mail_read_state_write_back,
+            ),
+        )
+
+    # --- the sync engine ----------------------------------------------------------------------------------
+
+    @property
+    def engines(self) -> dict[Source, SyncEngine]:
+        from shared.mail.engine import GmailSyncEngine
+
+        def build() -> dict[Source, SyncEngine]:
+            gmail = GmailSyncEngine(gmail_for=self.gmail_for, page_size=self.settings.gmail_list_page_size)
+            return {gmail.source: gmail}
+
+        return self._once("engines", build)
+
+    @property
+    def channels(self) -> ChannelRegistry:
+        from shared.mail.watch import GmailWatchProvider
+        from shared.sync.channels import ChannelProvider, ChannelRegistry
+
+        def build() -> ChannelRegistry:
+            gmail = GmailWatchProvider(topic=self.settings.gmail_push_topic, gmail_for=self.gmail_for)
+            providers: dict[Source, ChannelProvider] = {gmail.source: gmail}
+            return ChannelRegistry(
+                scope_for=self.tenant_scope,
+                providers=providers,
+                renew_within=timedelta(seconds=self.settings.watch_renew_within_seconds),
+                clock=utc_now,
+            )
+
+        return self._once("channels", build)
+
+    @property
+    def requester(self) -> SyncRequester:
+        from shared.connections.records import connection_ref
+        from shared.sync.requester import SyncRequester
+
+        return self._once(
+            "requester",
+            lambda: SyncRequester(
+                scope_for=self.tenant_scope,
+                connection_ref=connection_ref,
+                publisher=lambda: self.publisher,
+                topic=self.settings.sync_requests_topic,
+                coalesce_seconds=self.settings.push_coalesce_seconds,
                 clock=utc_now,
             ),
         )
 
-    def authenticate_scheduler(self, request: flask.Request) -> None:
-        """Cloud Scheduler's OIDC token, unless Cloud Run IAM checks it (a setting; on by default)."""
-        settings = self.settings
-        self._authenticate_google_caller(
-            request,
-            "scheduler",
-            settings.scheduler_auth,
-            settings.scheduler_audiences,
-            settings.scheduler_service_accounts,
-        )
-
-    def authenticate_push(self, request: flask.Request) -> None:
-        """Pub/Sub push's OIDC token, unless Cloud Run IAM checks it (a setting; on by default)."""
-        settings = self.settings
-        self._authenticate_google_caller(
-            request, "push", settings.push_auth, settings.push_audiences, settings.push_service_accounts
-        )
-
-    def _authenticate_google_caller(
-        self, request: flask.Request, caller: str, mode: str, audiences: str, accounts: str
-    ) -> None:
-        if mode == "platform":
-            return  # Cloud Run IAM verified the token (and strips its signature before we see it)
-        if not (_split(audiences) and _split(accounts)):
-            raise IntegrationError(
-                f"{caller} authentication is not configured (audiences and service accounts).",
-                code=f"{caller}_auth_not_configured",
-            )
-        verifier = self._once(
-            f"{caller}_tokens",
-            lambda: _oidc_verifier(audiences, accounts, self.settings.google_oauth_certs_url),
-        )
-        verifier.verify(request.headers.get("Authorization"))
-
-    def renew_gmail_watches(self) -> RenewalReport:
-        from datetime import timedelta
-
-        from shared.connections.watches import renew_gmail_watches
-        from shared.tenants.service import utc_now
-
-        settings = self.settings
-
-        def request_sync(tenant_id: str, connection_id: str) -> bool:
-            return self.request_gmail_sync(tenant_id, connection_id, reason="safety_net")
-
-        return renew_gmail_watches(
-            firestore=self.firestore,
-            scope_for=self.tenant_scope,
-            tenants=self.tenants,
-            lifecycle=self.lifecycle,
-            gmail_for=self.gmail,
-            request_sync=request_sync,
-            topic=settings.gmail_push_topic,
-            renew_within=timedelta(seconds=settings.watch_renew_within_seconds),
-            safety_net_after=timedelta(seconds=settings.safety_net_after_seconds),
-            clock=utc_now,
-        )
-
-    def fan_out_purge(self, *, dry_run: bool) -> FanOut:
-        from shared.retention.nightly import fan_out
-        from shared.tenants.service import tenant_ids, utc_now
-
-        # One run id per night (a rerun the same night continues the same reports); dry runs apart.
-        run_id = utc_now().strftime("%Y%m%d") + ("-dry" if dry_run else "")
-        topic = self.settings.purge_requests_topic
-        return fan_out(
-            tenant_ids(self.firestore),
-            run_id=run_id,
-            dry_run=dry_run,
-            publish=lambda request: self.publisher.publish(topic, request),
-        )
-
-    def run_purge(self, request: PurgeRequest) -> PurgeReport:
-        from shared.retention.nightly import purge_tenant
-        from shared.tenants.service import utc_now
-
-        report = purge_tenant(
-            self.tenant_scope(request.tenant_id),
-            request,
-            clock=utc_now,
-            time_budget_seconds=self.settings.purge_time_budget_seconds,
-        )
-        if report.status == "continued":
-            self.publisher.publish(self.settings.purge_requests_topic, request)
-        return report
-
     @property
-    def api_router(self) -> Router[Container]:
-        from shared.api.endpoints import ROUTES
-        from shared.api.routing import Router
+    def activation(self) -> SyncActivation:
+        from shared.sync.activation import SyncActivation
 
         return self._once(
-            "api_router",
-            lambda: Router(
-                ROUTES,
-                services=lambda: self,
-                verifier=lambda: self.crm_tokens,
-                max_request_bytes=lambda: self.settings.max_request_bytes,
+            "activation",
+            lambda: SyncActivation(
+                engines=self.engines, channels=lambda: self.channels, requester=lambda: self.requester
             ),
+        )
+
+    @property
+    def sync_runner(self) -> SyncRunner:
+        from shared.sync.runner import SyncRunner
+
+        return self._once(
+            "sync_runner",
+            lambda: SyncRunner(
+                engines=self.engines,
+                scope_for=self.tenant_scope,
+                plan_of=self.tenants.plan_of,
+                connection_of=self._connection_of,
+                requester=self.requester,
+                lease_seconds=self.settings.sync_lease_seconds,
+                time_budget_seconds=self.settings.sync_time_budget_seconds,
+                clock=utc_now,
+            ),
+        )
+
+    @property
+    def daily_round(self) -> DailyRound:
+        from shared.connections.service import active_connections
+        from shared.sync.rounds import DailyRound
+
+        return self._once(
+            "daily_round",
+            lambda: DailyRound(
+                tenant_ids=self.tenant_ids,
+                plan_of=lambda tenant_id: self.tenants.get(tenant_id).plan,
+                active_connections=lambda tenant_id: active_connections(self.tenant_scope(tenant_id)),
+                scope_for=self.tenant_scope,
+                activation=self.activation,
+                channels=self.channels,
+                requester=self.requester,
+                safety_net_after=timedelta(seconds=self.settings.safety_net_after_seconds),
+                clock=utc_now,
+            ),
+        )
+
+    @property
+    def gmail_push(self) -> GmailPushHandler:
+        from shared.connections.service import connections_by_email
+        from shared.mail.push import GmailPushHandler
+
+        return self._once(
+            "gmail_push",
+            lambda: GmailPushHandler(
+                connections_of=lambda email: connections_by_email(self.store, email),
+                requester=lambda: self.requester,
+            ),
+        )
+
+    # --- the write path ------------------------------------------------------------------------------------
+
+    @property
+    def outbox(self) -> Outbox:
+        from shared.writes.outbox import Outbox
+
+        return self._once(
+            "outbox",
+            lambda: Outbox(
+                scope_for=self.tenant_scope,
+                publisher=lambda: self.publisher,
+                topic=self.settings.outbound_requests_topic,
+                clock=utc_now,
+            ),
+        )
+
+    @property
+    def write_dispatcher(self) -> WriteDispatcher:
+        from shared.mail.writes import SetReadState
+        from shared.writes.dispatcher import WriteDispatcher, WriteOperation
+
+        def build() -> WriteDispatcher:
+            set_read = SetReadState(
+                connection_of=self._connection_of,
+                gmail_for=self.gmail_for,
+                scope_for=self.tenant_scope,
+                write_back=self.settings.mail_read_state_write_back,
+                clock=utc_now,
+            )
+            operations: dict[str, WriteOperation] = {set_read.name: set_read}
+            return WriteDispatcher(
+                operations=operations,
+                scope_for=self.tenant_scope,
+                claim_seconds=self.settings.write_claim_seconds,
+                clock=utc_now,
+            )
+
+        return self._once("write_dispatcher", build)
+
+    # --- retention ---------------------------------------------------------------------------------------
+
+    @property
+    def nightly_purge(self) -> NightlyPurge:
+        from shared.retention.nightly import NightlyPurge
+
+        return self._once(
+            "nightly_purge",
+            lambda: NightlyPurge(
+                tenant_ids=self.tenant_ids,
+                scope_for=self.tenant_scope,
+                publisher=lambda: self.publisher,
+                topic=self.settings.purge_requests_topic,
+                time_budget_seconds=self.settings.purge_time_budget_seconds,
+                clock=utc_now,
+            ),
+        )
+
+    # --- the API ---------------------------------------------------------------------------------------
+
+    @property
+    def api_router(self) -> Router:
+        return self._once("api_router", self._build_router)
+
+    def _build_router(self) -> Router:
+        from shared.api import health
+        from shared.api.routing import Router, mount
+        from shared.connections import routes as connection_routes
+        from shared.mail import routes as mail_routes
+        from shared.mail.writes import ReadStateWrites
+        from shared.retention import routes as retention_routes
+        from shared.tenants import routes as tenant_routes
+        from shared.writes import routes as write_routes
+
+        def mail_api() -> mail_routes.MailApi:
+            quick = {"max_attempts": 3, "backoff_max_seconds": 4.0}  # someone waits: then 503, try later
+            return mail_routes.MailApi(
+                tenants=self.tenants,
+                scope_for=self.tenant_scope,
+                attachments_of=lambda tenant_id, user_id: self.gmail_for(
+                    tenant_id, self.lifecycle.get(tenant_id, user_id), **quick
+                ),
+                read_state=ReadStateWrites(
+                    outbox=self.outbox,
+                    connection_of=self._connection_of,
+                    scope_for=self.tenant_scope,
+                    write_back=self.settings.mail_read_state_write_back,
+                ),
+            )
+
+        return Router(
+            [
+                *mount(health.ROUTES, lambda: None),
+                *mount(
+                    tenant_routes.ROUTES,
+                    lambda: tenant_routes.TenantApi(
+                        tenants=self.tenants, apply_plan_change=self.plan_effects.apply
+                    ),
+                ),
+                *mount(
+                    connection_routes.ROUTES,
+                    lambda: connection_routes.ConnectionApi(
+                        tenants=self.tenants,
+                        connections=self.connections,
+                        connect_flow=self.connect_flow,
+                        lifecycle=self.lifecycle,
+                    ),
+                ),
+                *mount(mail_routes.ROUTES, lambda: self._once("mail_api", mail_api)),
+                *mount(write_routes.ROUTES, lambda: write_routes.WritesApi(outbox=self.outbox)),
+                *mount(
+                    retention_routes.ROUTES,
+                    lambda: retention_routes.RetentionApi(tenants=self.tenants, scope_for=self.tenant_scope),
+                ),
+            ],
+            verifier=lambda: self.crm_tokens,
+            max_request_bytes=lambda: self.settings.max_request_bytes,
         )
 
     def configure_logging(self) -> None:
@@ -328,11 +508,17 @@ class Container:
         )
 
 
-def _oidc_verifier(audiences: str, accounts: str, certs_url: str) -> GoogleOidcVerifier:
-    from shared.auth.google_oidc import GoogleOidcVerifier
+def _caller_auth(
+    caller: str, mode: str, audiences: str, accounts: str, settings: Settings
+) -> GoogleCallerAuth:
+    from shared.google_apis.oidc import GoogleCallerAuth
 
-    return GoogleOidcVerifier(
-        audiences=_split(audiences), allowed_emails=_split(accounts), certs_url=certs_url
+    return GoogleCallerAuth(
+        caller=caller,
+        mode=mode,
+        audiences=_split(audiences),
+        accounts=_split(accounts),
+        certs_url=settings.google_oauth_certs_url,
     )
 
 

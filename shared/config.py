@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     outbound_requests_topic: str = Field(
         "outbound-requests", description="Pub/Sub topic of CRM-to-Google writes (send mail, calendar writes)."
     )
+    write_claim_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a worker's claim on a write lasts; a crashed worker's write is retried then.",
+    )
     purge_requests_topic: str = Field(
         "purge-requests", description="Pub/Sub topic of per-tenant purge requests."
     )

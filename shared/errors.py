@@ -82,6 +82,30 @@ class Conflict(IntegrationError):
     title = "Conflict"
 
 
+class AlreadyExists(Conflict):
+    """A document created twice (the store's ``create``): the first one stands."""
+
+    default_code = "already_exists"
+
+
+class PreconditionFailed(Conflict):
+    """A stored document changed (or vanished) since the version a write was conditioned on."""
+
+    default_code = "precondition_failed"
+
+
+class LeaseLost(Conflict):
+    """A sync's lease was taken over, reset or deleted: it must stop and write nothing more."""
+
+    default_code = "lease_lost"
+
+
+class DocumentMissing(NotFound):
+    """A stored document to update does not exist."""
+
+    default_code = "document_missing"
+
+
 class Retryable(IntegrationError):
     """A passing fault (quota, 5xx, timeout, contention): the same request later may succeed."""
 
@@ -120,6 +144,10 @@ class ErrorMapping:
 # Event outcomes: redelivery cures only passing faults and resyncs (whose cursor was reset before
 # raising); everything else is acknowledged, logged, and never retried in a loop.
 ERROR_TABLE: dict[type[IntegrationError], ErrorMapping] = {
+    AlreadyExists: ErrorMapping(409, EventOutcome.ACK),
+    PreconditionFailed: ErrorMapping(409, EventOutcome.ACK),
+    LeaseLost: ErrorMapping(409, EventOutcome.ACK),  # the work is another sync's (or gone) now
+    DocumentMissing: ErrorMapping(404, EventOutcome.ACK),
     PayloadTooLarge: ErrorMapping(413, EventOutcome.ACK),
     UnsupportedMediaType: ErrorMapping(415, EventOutcome.ACK),
     BadInput: ErrorMapping(400, EventOutcome.ACK),

@@ -7,11 +7,17 @@ from typing import Any
 
 from google.cloud import firestore
 
+from shared.storage.firestore import FirestoreStore
 from tests.conftest import TEST_PROJECT
 
 
 def client() -> firestore.Client:
     return firestore.Client(project=TEST_PROJECT)
+
+
+def store() -> FirestoreStore:
+    """The product's own store adapter on the test project (for tests that seed through the product)."""
+    return FirestoreStore(client())
 
 
 def snapshot_documents() -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ from shared.retention.nightly import dry_run_from_query
 @http_function("daily_purge", setup=setup_instance)
 def daily_purge(request: flask.Request) -> flask.Response:
     container = get_container()
-    container.authenticate_scheduler(request)
+    container.scheduler_auth.authenticate(request.headers.get("Authorization"))
     dry_run = dry_run_from_query(request.args.to_dict(flat=False))  # 400 on anything but true or false
-    fanned_out = container.fan_out_purge(dry_run=dry_run)
+    fanned_out = container.nightly_purge.fan_out(dry_run=dry_run)
     return flask.Response(fanned_out.model_dump_json(), status=200, mimetype="application/json")

@@ -5,13 +5,12 @@ import functions_framework
 
 from shared.composition import get_container, setup_instance
 from shared.entrypoints import http_function
-from shared.mail.push import handle_gmail_push
 
 
 @functions_framework.http
 @http_function("gmail_push", setup=setup_instance)
 def gmail_push(request: flask.Request) -> flask.Response:
     container = get_container()
-    container.authenticate_push(request)
-    handle_gmail_push(container, request.get_data())
+    container.push_auth.authenticate(request.headers.get("Authorization"))
+    container.gmail_push.handle(request.get_data())
     return flask.Response(status=204)

@@ -12,4 +12,4 @@ from shared.retention.nightly import parse_purge_request
 @functions_framework.cloud_event
 @event_function("purge_worker", setup=setup_instance)
 def purge_worker(cloud_event: Any) -> None:
-    get_container().run_purge(parse_purge_request(cloud_event.data))
+    get_container().nightly_purge.run(parse_purge_request(cloud_event.data))

@@ -1,4 +1,5 @@
-"""`renew_watches`: Cloud Scheduler's daily call to renew Gmail watches before Google lets them lapse."""
+"""`renew_watches`: Cloud Scheduler's daily round: push channels renewed before Google lets them lapse,
+safety-net syncs queued for connections that have not synced for a while."""
 
 import flask
 import functions_framework
@@ -11,6 +12,6 @@ from shared.entrypoints import http_function
 @http_function("renew_watches", setup=setup_instance)
 def renew_watches(request: flask.Request) -> flask.Response:
     container = get_container()
-    container.authenticate_scheduler(request)
-    report = container.renew_gmail_watches()
+    container.scheduler_auth.authenticate(request.headers.get("Authorization"))
+    report = container.daily_round.run()
     return flask.Response(report.model_dump_json(), status=200, mimetype="application/json")

@@ -17,6 +17,7 @@ _ALWAYS = (405, 500, 503)
 _REASONS = {
     400: "Bad input",
     401: "Missing, malformed or expired token",
+    403: "Not allowed for this connection: a feature off, a scope not granted, the plan",
     404: "Not found (also: another tenant's id)",
     405: "Method not allowed",
     409: "Conflict",
@@ -89,6 +90,16 @@ def _operation(route: Route[Any]) -> dict[str, Any]:
                     "schema": {k: v for k, v in schema.items() if k not in ("title", "description")},
                 }
             )
+    for header in route.headers:
+        parameters.append(
+            {
+                "name": header.name,
+                "in": "header",
+                "required": header.required,
+                "description": header.description,
+                "schema": {"type": "string", "pattern": header.pattern},
+            }
+        )
     if parameters:
         operation["parameters"] = parameters
     if route.body_model is not None:
@@ -105,7 +116,12 @@ def _operation(route: Route[Any]) -> dict[str, Any]:
         operation["security"] = [{"crmJwt": []}]
     else:
         operation["security"] = []
-    if route.body_model is not None or route.query_model is not None or route.path_model is not None:
+    if (
+        route.body_model is not None
+        or route.query_model is not None
+        or route.path_model is not None
+        or route.headers
+    ):
         problems |= set(_BODY_PROBLEMS) if route.body_model is not None else {400}
     for status in sorted(problems):
         responses[str(status)] = {
@@ -133,7 +149,7 @@ def _path_parameter(name: str, schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def _success(model: type[BaseModel] | None, status: int) -> dict[str, Any]:
-    description = "Created" if status == 201 else "OK"
+    description = {201: "Created", 202: "Accepted"}.get(status, "OK")
     if model is None:  # a raw answer: the bytes themselves, typed by their own Content-Type
         return {
             "description": f"{description}: the raw bytes, with their Content-Type and Content-Disposition.",
@@ -148,17 +164,4 @@ def _success(model: type[BaseModel] | None, status: int) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
 
 
-def main() -> None:
-    """Print the document: ``python -m shared.api.openapi > docs/openapi.json`` (a test keeps it current)."""
-    import json
-    import sys
-
-    from shared.api.endpoints import ROUTES
-
-    sys.stdout.write(json.dumps(build_openapi(ROUTES, version=API_VERSION), indent=2) + "\n")
-
-
 API_VERSION = "1.0.0"
-
-if __name__ == "__main__":
-    main()

@@ -35,6 +35,16 @@ BodyT = TypeVar("BodyT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
+class HeaderParam:
+    """A request header a route reads (documented in OpenAPI; handlers validate its value)."""
+
+    name: str
+    description: str
+    pattern: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
 class Call:
     """What a handler receives: the authenticated caller and the validated parts of the request."""
 
@@ -42,6 +52,7 @@ class Call:
     path: Mapping[str, str]
     query: BaseModel | None
     body: BaseModel | None
+    headers: Mapping[str, str] = field(default_factory=dict)  # only those the route declares
 
     def body_as(self, model: type[BodyT]) -> BodyT:
         assert isinstance(self.body, model)
@@ -77,24 +88,35 @@ class Route(Generic[Services]):
     path_model: type[BaseModel] | None = None
     # Problem statuses this route can answer besides the ones every route can (documented in OpenAPI).
     problem_statuses: tuple[int, ...] = field(default_factory=tuple)
+    headers: tuple[HeaderParam, ...] = ()
 
 
-class Router(Generic[Services]):
+@dataclass(frozen=True)
+class Mounted(Generic[Services]):
+    """A route and what builds the few collaborators its handler receives (once per instance)."""
+
+    route: Route[Services]
+    services: Callable[[], Services]
+
+
+def mount(routes: list[Route[Services]], services: Callable[[], Services]) -> list[Mounted[Any]]:
+    return [Mounted(route, services) for route in routes]
+
+
+class Router:
     def __init__(
         self,
-        routes: list[Route[Services]],
+        mounted: list[Mounted[Any]],
         *,
-        services: Callable[[], Services],
         verifier: Callable[[], CrmTokenVerifier],
         max_request_bytes: Callable[[], int],
     ) -> None:
-        self.routes = routes
-        self._services = services
+        self.routes = [item.route for item in mounted]
         self._verifier = verifier
         self._max_request_bytes = max_request_bytes
-        self._by_endpoint = {route.operation_id: route for route in routes}
+        self._by_endpoint = {item.route.operation_id: item for item in mounted}
         self._map = Map(
-            [Rule(r.path, endpoint=r.operation_id, methods=[r.method]) for r in routes],
+            [Rule(r.path, endpoint=r.operation_id, methods=[r.method]) for r in self.routes],
             strict_slashes=False,
             merge_slashes=False,
         )
@@ -108,7 +130,8 @@ class Router(Generic[Services]):
         except WerkzeugMethodNotAllowed as error:
             allowed = ", ".join(sorted(error.valid_methods or []))
             raise MethodNotAllowed(f"Allowed methods: {allowed}.") from None
-        route = self._by_endpoint[str(endpoint)]
+        mounted = self._by_endpoint[str(endpoint)]
+        route = mounted.route
         principal = (
             self._verifier().verify(request.headers.get("Authorization")) if route.authenticated else None
         )
@@ -118,8 +141,10 @@ class Router(Generic[Services]):
             _validate(route.path_model, dict(path_params), where="path")
         query = _parse_query(route.query_model, request.args)
         body = self._parse_body(route.body_model, request)
+        headers = {h.name: value for h in route.headers if (value := request.headers.get(h.name)) is not None}
         reply = route.handler(
-            self._services(), Call(principal=principal, path=path_params, query=query, body=body)
+            mounted.services(),
+            Call(principal=principal, path=path_params, query=query, body=body, headers=headers),
         )
         if reply.raw is not None:
             return reply.raw

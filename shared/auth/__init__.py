@@ -1,11 +1,9 @@
-"""Who is calling: the CRM backend's signed tokens, Google's push and Scheduler tokens."""
+"""Who is calling: the CRM backend's signed tokens (Google's push and Scheduler tokens are verified by
+shared.google_apis.oidc, Google's side)."""
 
 from __future__ import annotations
 
 from shared.errors import Unauthenticated
-
-# Google's ID tokens name either form of its issuer.
-GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -1,1 +1,1 @@
-"""Google connections: a CRM user's link to a Google account (grant, features, sync state)."""
+"""Google connections: a CRM user's link to a Google account (its grant, features and lifecycle)."""

@@ -18,31 +18,30 @@ import hmac
 import logging
 import secrets
 import urllib.parse
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.connections.features import Feature, feature_states, scopes_to_request
+from shared.connections.features import feature_states, scopes_to_request
+from shared.connections.grants import GrantKey, Grants
 from shared.connections.records import (
     ConnectionRecord,
     ConnectionStatus,
     OAuthState,
     connection_ref,
     grant_ref,
-    record_gmail_watch,
     state_ref,
 )
 from shared.errors import BadInput, Conflict, IntegrationError, NotFound
 from shared.google_apis.oauth import GoogleIdentity, GoogleOAuthClient, Pkce, TokenGrant, s256
 from shared.ids import is_valid_id
-from shared.sync.requests import Source, SyncRequest
+from shared.plans import Feature, Plan
+from shared.storage.scope import TenantScope
 
 if TYPE_CHECKING:
     from shared.config import Settings
-    from shared.google_apis.gmail import GmailClient
-    from shared.messaging.pubsub import Publisher
-    from shared.storage.firestore import TenantScope
     from shared.tenants.service import TenantService
     from shared.vault import TokenVault
 
@@ -99,8 +98,8 @@ class ConnectFlow:
         tenants: TenantService,
         oauth: GoogleOAuthClient,
         vault: Callable[[], TokenVault],
-        publisher: Callable[[], Publisher],
-        gmail_for: Callable[[TokenGrant], GmailClient],
+        grants: Grants,
+        on_connected: Callable[[str, ConnectionRecord, Plan], None],
         clock: Callable[[], datetime],
     ) -> None:
         self._settings = settings
@@ -108,8 +107,8 @@ class ConnectFlow:
         self._tenants = tenants
         self._oauth = oauth
         self._vault = vault
-        self._publisher = publisher
-        self._gmail_for = gmail_for
+        self._grants = grants
+        self._on_connected = on_connected  # channels started, first syncs queued
         self._clock = clock
 
     @property
@@ -246,8 +245,14 @@ class ConnectFlow:
             connection = self._store(tenant_id, state, grant, identity, features)
         except Conflict:
             raise ConnectFailed("different_google_account", state.return_url) from None
-        connection = self._start_watches(tenant_id, connection, grant)
-        self._enqueue_first_syncs(tenant_id, connection)
+        # The grant's first calls (the watch) use the access token Google just gave: no refresh.
+        self._grants.prime(
+            GrantKey(tenant_id, connection.connection_id, connection.grant_id),
+            str(grant.refresh_token),
+            grant.granted_scopes,
+            grant.access_token,
+        )
+        self._on_connected(tenant_id, connection, plan)
         return connection
 
     def _store(
@@ -265,9 +270,10 @@ class ConnectFlow:
             str(grant.refresh_token), tenant_id=tenant_id, connection_id=state.user_id
         )
         now = self._clock()
+        grant_id = uuid.uuid4().hex  # a new grant: credentials cached for the old one are never used
 
         def upsert(transaction: Any) -> ConnectionRecord:
-            snapshot = reference.get(transaction=transaction)
+            snapshot = transaction.get(reference)
             existing = ConnectionRecord.model_validate(snapshot.to_dict()) if snapshot.exists else None
             if existing is not None and existing.google_subject != identity.subject:
                 raise Conflict("This CRM user is connected to another Google account.")
@@ -278,54 +284,23 @@ class ConnectFlow:
                 needs_reconnect_reason=None,
                 google_subject=identity.subject,
                 google_email=identity.email.lower(),  # push notifications are matched on it
+                grant_id=grant_id,
                 granted_scopes=sorted(grant.granted_scopes),
                 requested_features=state.features,
                 features=dict(features),
-                # A reconnect of the same account keeps what was synced and where each sync stopped.
-                sync=existing.sync if existing else {},
-                watches=existing.watches if existing else {},
+                # A reconnect of the same account keeps what was synced and where each sync stopped
+                # (sync states and channels live in documents of their own, untouched here).
                 created_at=existing.created_at if existing else now,
                 connected_at=now,
                 updated_at=now,
             )
             transaction.set(reference, scope.stamp(record.model_dump(mode="python")))
-            transaction.set(grant_ref(scope, state.user_id), scope.stamp(sealed.to_document()))
+            transaction.set(
+                grant_ref(scope, state.user_id), scope.stamp({**sealed.to_document(), "grant_id": grant_id})
+            )
             return record
 
         return scope.transaction(upsert)
-
-    def _start_watches(
-        self, tenant_id: str, connection: ConnectionRecord, grant: TokenGrant
-    ) -> ConnectionRecord:
-        """Gmail's watch when mail is on (the plan allows it, the scopes were granted) and push is set up.
-        A failure leaves the connection in place; the daily watch renewal retries it."""
-        if not (connection.enabled(Feature.MAIL) and self._settings.gmail_push_topic):
-            return connection
-        try:
-            watch = self._gmail_for(grant).watch(self._settings.gmail_push_topic)
-        except IntegrationError as error:
-            logger.warning(
-                "gmail watch not started", extra={"fields": {"tenant_id": tenant_id, "code": error.code}}
-            )
-            return connection
-        state = record_gmail_watch(self._scope_for(tenant_id), connection.connection_id, watch)
-        return connection.model_copy(update={"watches": {**connection.watches, "gmail": state}})
-
-    def _enqueue_first_syncs(self, tenant_id: str, connection: ConnectionRecord) -> None:
-        sources = {Feature.MAIL: Source.GMAIL, Feature.CALENDAR: Source.CALENDAR, Feature.DRIVE: Source.DRIVE}
-        for feature, source in sources.items():
-            if not connection.enabled(feature):
-                continue
-            request = SyncRequest(
-                tenant_id=tenant_id, connection_id=connection.connection_id, source=source, reason="connected"
-            )
-            try:
-                self._publisher().publish(self._settings.sync_requests_topic, request)
-            except IntegrationError as error:
-                # The connection stands; the scheduled safety-net sync picks it up.
-                logger.warning(
-                    "first sync not queued", extra={"fields": {"tenant_id": tenant_id, "code": error.code}}
-                )
 
 
 def check_return_url(return_url: str, settings: Settings) -> None:
@@ -364,7 +339,7 @@ def _digest(secret: str) -> str:
 
 
 def _read_state(reference: Any, transaction: Any, tenant_id: str) -> OAuthState:
-    snapshot = reference.get(transaction=transaction)
+    snapshot = transaction.get(reference)
     data = snapshot.to_dict() if snapshot.exists else None
     if data is None or data.get("tenant_id") != tenant_id:
         raise NotFound("No such connect attempt.", code="state_unknown")

@@ -1,5 +1,10 @@
 """What a connection can do: the features a CRM user asks for, the least Google scopes each needs,
-and whether each ends up on, or off with a reason the CRM can show."""
+and whether each ends up on, or off with a reason the CRM can show.
+
+A feature is on only when it does something: it was asked for, this system delivers it, Google granted
+its scopes, and the tenant's plan allows it. Contacts are harvested from synced mail, so they cannot be
+asked for without mail and are off whenever mail is (ADR 0012).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.plans import PLAN_POLICIES, Plan
+from shared.plans import PLAN_POLICIES, Feature, Plan
 
 OPENID = "openid"
 EMAIL = "https://www.googleapis.com/auth/userinfo.email"
@@ -23,18 +28,18 @@ DRIVE_FILE = "https://www.googleapis.com/auth/drive.file"
 IDENTITY_SCOPES = (OPENID, "email")
 _SHORT_FORMS = {"email": EMAIL, "profile": "https://www.googleapis.com/auth/userinfo.profile"}
 
-
-class Feature(enum.StrEnum):
-    MAIL = "mail"
-    CALENDAR = "calendar"
-    DRIVE = "drive"
-    CONTACTS = "contacts"
+# The features this system delivers today. Calendar and Drive join with their packages; until then
+# they are reported off (``not_available``) and their scopes are never asked of the user.
+AVAILABLE_FEATURES = frozenset({Feature.MAIL, Feature.CONTACTS})
+# A feature that only works on top of another: contacts come from the mail sync stores.
+REQUIRES = {Feature.CONTACTS: Feature.MAIL}
 
 
 class OffReason(enum.StrEnum):
+    NOT_REQUESTED = "not_requested"
+    NOT_AVAILABLE = "not_available"  # this system does not deliver the feature yet
     SCOPE_NOT_GRANTED = "scope_not_granted"
     PLAN_EXCLUDES = "plan_excludes"
-    NOT_REQUESTED = "not_requested"
 
 
 class FeatureState(BaseModel):
@@ -56,10 +61,19 @@ def required_scopes(feature: Feature, *, write_back: bool) -> frozenset[str]:
     }[feature]
 
 
+def missing_prerequisites(features: Iterable[Feature]) -> dict[Feature, Feature]:
+    """Each asked-for feature whose prerequisite was not asked for, with that prerequisite."""
+    wanted = set(features)
+    return {
+        feature: needed for feature, needed in REQUIRES.items() if feature in wanted and needed not in wanted
+    }
+
+
 def scopes_to_request(features: Iterable[Feature], *, write_back: bool) -> list[str]:
     scopes = set(IDENTITY_SCOPES)
     for feature in features:
-        scopes |= required_scopes(feature, write_back=write_back)
+        if feature in AVAILABLE_FEATURES:
+            scopes |= required_scopes(feature, write_back=write_back)
     return sorted(scopes)
 
 
@@ -67,7 +81,12 @@ def normalize(scopes: Iterable[str]) -> frozenset[str]:
     return frozenset(_SHORT_FORMS.get(scope, scope) for scope in scopes)
 
 
-def _satisfied(required: frozenset[str], granted: frozenset[str]) -> frozenset[str]:
+def has_scope(granted_scopes: Iterable[str], scope: str) -> bool:
+    granted = normalize(granted_scopes)
+    return scope in granted or (scope == GMAIL_READONLY and GMAIL_MODIFY in granted)
+
+
+def _missing(required: frozenset[str], granted: frozenset[str]) -> frozenset[str]:
     """Missing scopes; gmail.modify stands in for gmail.readonly (it is a superset)."""
     missing = required - granted
     if GMAIL_READONLY in missing and GMAIL_MODIFY in granted:
@@ -78,22 +97,25 @@ def _satisfied(required: frozenset[str], granted: frozenset[str]) -> frozenset[s
 def feature_states(
     requested: Iterable[Feature], granted_scopes: Iterable[str], plan: Plan, *, write_back: bool
 ) -> dict[Feature, FeatureState]:
-    """Every feature's state. Scope first (what Google granted), then plan (what the tenant pays for)."""
+    """Every feature's state: asked for, delivered, granted by Google (scopes), allowed by the plan."""
     granted = normalize(granted_scopes)
     wanted = set(requested)
-    email_sync = PLAN_POLICIES[plan].email_sync
+    policy = PLAN_POLICIES[plan]
     states: dict[Feature, FeatureState] = {}
     for feature in Feature:
         if feature not in wanted:
             states[feature] = FeatureState(enabled=False, reason=OffReason.NOT_REQUESTED)
-            continue
-        missing = _satisfied(required_scopes(feature, write_back=write_back), granted)
-        if missing:
+        elif feature not in AVAILABLE_FEATURES:
+            states[feature] = FeatureState(enabled=False, reason=OffReason.NOT_AVAILABLE)
+        elif missing := _missing(required_scopes(feature, write_back=write_back), granted):
             states[feature] = FeatureState(
                 enabled=False, reason=OffReason.SCOPE_NOT_GRANTED, missing_scopes=sorted(missing)
             )
-        elif feature in (Feature.MAIL, Feature.CONTACTS) and not email_sync:
+        elif not policy.allows(feature):
             states[feature] = FeatureState(enabled=False, reason=OffReason.PLAN_EXCLUDES)
         else:
             states[feature] = FeatureState(enabled=True)
+    for feature, needed in REQUIRES.items():
+        if states[feature].enabled and not states[needed].enabled:
+            states[feature] = states[needed]  # off for the same reason as what it is built on
     return states

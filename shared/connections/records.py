@@ -1,27 +1,25 @@
-"""The stored shapes of the connect lifecycle, and where each lives in Firestore.
+"""The stored shapes of the connect lifecycle, and where each lives.
 
 tenants/{tenant}/oauth_states/{state_id}                   one connect attempt (10 minutes, one use)
 tenants/{tenant}/connections/{user_id}                     a CRM user's Google connection (no secret)
 tenants/{tenant}/connections/{user_id}/grant/refresh_token the sealed refresh token, alone, so that
                                                            reading a connection never loads it
+
+Sync state and push channels live in documents of their own (shared.sync.state, shared.sync.channels).
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.connections.features import Feature, FeatureState
+from shared.connections.features import FeatureState
 from shared.ids import ExternalId
-
-if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentReference
-
-    from shared.google_apis.gmail import GmailWatch
-    from shared.storage.firestore import TenantScope
+from shared.plans import Feature
+from shared.storage.documents import DocRef
+from shared.storage.scope import TenantScope
 
 CONNECTIONS = "connections"
 OAUTH_STATES = "oauth_states"
@@ -34,21 +32,6 @@ class ConnectionStatus(enum.StrEnum):
     NEEDS_RECONNECT = "needs_reconnect"
 
 
-class WatchState(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    expires_at: datetime
-    history_id: str | None = None
-
-
-class SourceSync(BaseModel):
-    """Sync progress of one source (gmail, calendar, drive). The sync issues add their cursors here."""
-
-    model_config = ConfigDict(extra="allow")
-
-    last_success_at: datetime | None = None
-
-
 class ConnectionRecord(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -58,11 +41,12 @@ class ConnectionRecord(BaseModel):
     needs_reconnect_reason: str | None = None
     google_subject: str = Field(description="Google's stable id of the connected account.")
     google_email: str
+    # A new one for every grant Google gives us (each consent): credentials are cached per grant, and a
+    # grant found dead condemns the connection only while it is still the connection's grant.
+    grant_id: str = ""
     granted_scopes: list[str]
     requested_features: list[Feature]
     features: dict[Feature, FeatureState]
-    sync: dict[str, SourceSync] = {}
-    watches: dict[str, WatchState] = {}
     created_at: datetime
     connected_at: datetime
     updated_at: datetime
@@ -70,6 +54,10 @@ class ConnectionRecord(BaseModel):
     def enabled(self, feature: Feature) -> bool:
         state = self.features.get(feature)
         return state is not None and state.enabled
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is ConnectionStatus.ACTIVE
 
 
 class OAuthState(BaseModel):
@@ -87,27 +75,14 @@ class OAuthState(BaseModel):
     used_at: datetime | None = None
 
 
-def record_gmail_watch(
-    scope: TenantScope, connection_id: str, watch: GmailWatch, *, at: datetime | None = None
-) -> WatchState:
-    """Store the Gmail watch Google just granted (connect, daily renewal, plan change): the one writer."""
-    state = WatchState(expires_at=watch.expires_at, history_id=watch.history_id)
-    changes: dict[str, object] = {"watches.gmail": state.model_dump()}
-    if at is not None:
-        changes["updated_at"] = at
-    scope.update(connection_ref(scope, connection_id), changes)
-    return state
-
-
-def connection_ref(scope: TenantScope, user_id: str) -> DocumentReference:
+def connection_ref(scope: TenantScope, user_id: str) -> DocRef:
     # One Google connection per CRM user: the user's id is the connection's id.
     return scope.document(CONNECTIONS, user_id)
 
 
-def grant_ref(scope: TenantScope, user_id: str) -> DocumentReference:
-    reference: DocumentReference = connection_ref(scope, user_id).collection(GRANT).document(REFRESH_TOKEN)
-    return reference
+def grant_ref(scope: TenantScope, user_id: str) -> DocRef:
+    return connection_ref(scope, user_id).collection(GRANT).document(REFRESH_TOKEN)
 
 
-def state_ref(scope: TenantScope, state_id: str) -> DocumentReference:
+def state_ref(scope: TenantScope, state_id: str) -> DocRef:
     return scope.document(OAUTH_STATES, state_id)

@@ -1,1 +1,2 @@
-"""Google's own APIs (Gmail, Calendar, Drive, OAuth): the only place in shared/ that imports their clients."""
+"""Google's own APIs (OAuth, Google-signed tokens, Gmail): with storage, messaging and secrets, the only
+places in shared/ that import Google's libraries."""

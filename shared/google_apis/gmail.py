@@ -1,8 +1,10 @@
-"""Gmail calls the product makes, each translated into our error hierarchy in one place.
+"""Gmail: every call the product makes, through one quota-aware client, each answer translated into
+our error hierarchy in one place.
 
-``GmailClient`` is what the connect lifecycle needs (watch and stop). ``GmailSyncClient`` is the
-quota-aware client every sync uses: it paces itself under the user's quota (rate_limit.TokenBucket),
-caps requests in flight, batches message fetches, and retries what Google says to retry.
+``GmailClient`` paces itself under the user's quota (rate_limit.TokenBucket), caps requests in flight,
+batches message fetches, retries what Google says to retry, and reports a grant Google refuses to the
+one place that handles it (``on_invalid_grant``): the sync, watches, attachment downloads and writes
+all use it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from shared.errors import IntegrationError, NeedsReconnect, NeedsResync, Permanent, Retryable
 from shared.google_apis.discovery import build_service
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GmailClient",
-    "GmailSyncClient",
     "GmailWatch",
     "InFlightLimit",
     "QuotaSettings",
@@ -65,29 +66,7 @@ def translate_http_error(error: Exception) -> IntegrationError:
     return Permanent("Gmail call failed.", code="gmail_error")
 
 
-class GmailClient:
-    def __init__(self, credentials: Credentials, *, root_url: str | None) -> None:
-        self._service: Any = build_service("gmail", "v1", credentials, root_url=root_url or None)
-
-    def _execute(self, request: Any) -> Any:
-        import google.auth.exceptions
-        from googleapiclient.errors import HttpError
-
-        try:
-            return request.execute(num_retries=2)
-        except (HttpError, google.auth.exceptions.RefreshError, TimeoutError, OSError) as error:
-            raise translate_http_error(error) from error
-
-    def watch(self, topic_name: str) -> GmailWatch:
-        answer = self._execute(self._service.users().watch(userId="me", body={"topicName": topic_name}))
-        expires_at = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
-        return GmailWatch(history_id=str(answer["historyId"]), expires_at=expires_at)
-
-    def stop(self) -> None:
-        self._execute(self._service.users().stop(userId="me"))
-
-
-# --- the sync client ------------------------------------------------------------------------------
+# --- the client ---------------------------------------------------------------------------------
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Answers Google does not bill: refused before the method ran (auth, quota, concurrency) or failed in
@@ -139,8 +118,8 @@ class _Failure:
     rate_limited: bool = False
 
 
-class GmailSyncClient:
-    """The quota-aware Gmail client of the sync work. One instance per thread (httplib2 is not
+class GmailClient:
+    """The quota-aware Gmail client. One instance per thread (httplib2 is not
     thread-safe); instances working on the same mailbox share a ``bucket`` and an ``in_flight`` limit.
 
     Every call acquires its quota units before it is sent (a batch the sum of its parts), holds a slot
@@ -152,7 +131,7 @@ class GmailSyncClient:
 
     def __init__(
         self,
-        credentials: Credentials,
+        credentials: object,
         *,
         root_url: str | None,
         quota: QuotaSettings | None = None,
@@ -169,7 +148,9 @@ class GmailSyncClient:
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter, not a secret
         self._on_invalid_grant = on_invalid_grant
         self._grant_dead = False
-        self._service: Any = build_service("gmail", "v1", credentials, root_url=root_url or None)
+        self._service: Any = build_service(
+            "gmail", "v1", cast("Credentials", credentials), root_url=root_url or None
+        )
         # Counters for tests and benchmarks.
         self.units_spent = 0  # units of the calls Google billed (answered, not refused)
         self.requests_sent = 0  # API calls sent, each batch part counted
@@ -218,6 +199,35 @@ class GmailSyncClient:
             ),
         )
         return answer
+
+    def watch(self, topic_name: str) -> GmailWatch:
+        """Start, or renew, the mailbox's watch: Gmail publishes its changes to ``topic_name``."""
+        answer = self._call(
+            "gmail.users.watch",
+            lambda: self._service.users().watch(userId="me", body={"topicName": topic_name}),
+        )
+        expires_at = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
+        return GmailWatch(history_id=str(answer["historyId"]), expires_at=expires_at)
+
+    def stop(self) -> None:
+        self._call("gmail.users.stop", lambda: self._service.users().stop(userId="me"))
+
+    def label_ids(self, message_id: str) -> list[str]:
+        """The message's labels now (``format=minimal``)."""
+        answer = self._call(
+            "gmail.users.messages.get",
+            lambda: self._service.users().messages().get(userId="me", id=message_id, format="minimal"),
+        )
+        return [str(label) for label in answer.get("labelIds", [])]
+
+    def modify(self, message_id: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> list[str]:
+        """Add and remove labels of one message (read state is the UNREAD label); its labels after."""
+        body = {"addLabelIds": list(add), "removeLabelIds": list(remove)}
+        answer = self._call(
+            "gmail.users.messages.modify",
+            lambda: self._service.users().messages().modify(userId="me", id=message_id, body=body),
+        )
+        return [str(label) for label in answer.get("labelIds", [])]
 
     def get_attachment(self, message_id: str, attachment_id: str) -> bytes:
         answer = self._call(

@@ -10,10 +10,10 @@ import secrets
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from shared.auth import GOOGLE_ISSUERS
-from shared.errors import Permanent, Retryable, Unauthenticated
+from shared.errors import NeedsReconnect, Permanent, Retryable, Unauthenticated
+from shared.google_apis.oidc import GOOGLE_ISSUERS
 
 if TYPE_CHECKING:
     from google.auth.transport import Request
@@ -166,6 +166,24 @@ class GoogleOAuthClient:
         except Permanent as error:
             if error.code != "invalid_token":
                 raise
+
+    def ensure_fresh(self, credentials: object) -> None:
+        """Refresh ``credentials`` when their access token is missing or expired. ``NeedsReconnect``
+        (code ``invalid_grant``) when Google refuses the grant; ``Retryable`` when it cannot say now."""
+        import google.auth.exceptions
+        from google.auth.transport.requests import Request
+
+        live = cast("Credentials", credentials)
+        if live.valid:
+            return
+        try:
+            live.refresh(Request())  # type: ignore[no-untyped-call]  # google-auth: unannotated
+        except google.auth.exceptions.RefreshError as error:
+            if getattr(error, "retryable", False):
+                raise Retryable("Refreshing the Google token failed for now.") from None
+            raise NeedsReconnect("Google refused the stored grant.", code="invalid_grant") from None
+        except google.auth.exceptions.TransportError:
+            raise Retryable("Google's token endpoint could not be reached.") from None
 
     def credentials(
         self, refresh_token: str, scopes: Iterable[str], access_token: str | None = None

@@ -1,1 +1,1 @@
-"""Mail: Gmail synced into Firestore, the copies' shape, and the correspondents who become contacts."""
+"""Mail: Gmail synced into the store, read state written back, the correspondents who become contacts."""

@@ -10,17 +10,15 @@ import base64
 import binascii
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.connections.features import Feature
-from shared.connections.records import CONNECTIONS, ConnectionRecord, ConnectionStatus
 from shared.errors import BadInput
-from shared.storage.firestore import translated_errors
-
-if TYPE_CHECKING:
-    from shared.composition import Container
+from shared.plans import Feature
+from shared.sync.engine import SyncedConnection
+from shared.sync.requester import SyncRequester
+from shared.sync.requests import DEFAULT_PARTITIONS, Source, SyncKey
 
 logger = logging.getLogger(__name__)
 
@@ -59,31 +57,26 @@ def parse_push(body: bytes) -> GmailNotification:
     return notification
 
 
-def handle_gmail_push(container: Container, body: bytes) -> int:
-    """Returns how many sync requests were queued (0 for unknown, paused or already pending mailboxes)."""
-    notification = parse_push(body)
-    queued = 0
-    for tenant_id, connection in _connections_for(container, notification.emailAddress.lower()):
-        if connection.status is not ConnectionStatus.ACTIVE or not connection.enabled(Feature.MAIL):
-            continue
-        queued += container.request_gmail_sync(tenant_id, connection.connection_id, reason="push")
-    logger.info("gmail push handled", extra={"fields": {"queued": queued}})
-    return queued
+class GmailPushHandler:
+    """A Gmail notification, turned into at most one sync request per connection of its address."""
 
+    def __init__(
+        self,
+        *,
+        connections_of: Callable[[str], Sequence[tuple[str, SyncedConnection]]],
+        requester: Callable[[], SyncRequester],
+    ) -> None:
+        self._connections_of = connections_of
+        self._requester = requester
 
-def _connections_for(container: Container, email: str) -> list[tuple[str, ConnectionRecord]]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = container.firestore.collection_group(CONNECTIONS).where(
-        filter=FieldFilter("google_email", "==", email)
-    )
-    with translated_errors():
-        snapshots = list(query.stream())
-    found: list[tuple[str, Any]] = []
-    for snapshot in snapshots:
-        data = snapshot.to_dict() or {}
-        tenant_id = data.get("tenant_id")
-        # The document's path must agree with its stamp: a connection lives below its own tenant.
-        if isinstance(tenant_id, str) and snapshot.reference.path.startswith(f"tenants/{tenant_id}/"):
-            found.append((tenant_id, ConnectionRecord.model_validate(data)))
-    return found
+    def handle(self, body: bytes) -> int:
+        """Returns how many sync requests were queued (0 for unknown, paused or already pending mailboxes)."""
+        notification = parse_push(body)
+        queued = 0
+        for tenant_id, connection in self._connections_of(notification.emailAddress.lower()):
+            if not connection.is_active or not connection.enabled(Feature.MAIL):
+                continue
+            key = SyncKey(connection.connection_id, Source.GMAIL, DEFAULT_PARTITIONS[Source.GMAIL])
+            queued += self._requester().request(tenant_id, key, reason="push")
+        logger.info("gmail push handled", extra={"fields": {"queued": queued}})
+        return queued

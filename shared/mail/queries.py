@@ -1,9 +1,7 @@
 """Reads of synced mail and contacts for the API: tenant-scoped, paginated, newest first, write-free.
 
-Every Firestore query this module can send has its shape (equality filters, the array-contains filter,
-range filters, order) declared once in ``QUERY_SHAPES``; the queries are built *from* those shapes, and a
-unit test checks each shape against the composite indexes declared in ``infra/firestore/indexes.json``
-(the emulator does not enforce indexes, production does), so the two cannot drift apart.
+Every query this module can send is built from a shape declared in ``shared.mail.shapes`` (the index
+test checks each against the composite indexes production needs).
 
 Listings are ordered newest first by ``received_at`` (contacts: ``last_contact_ms``) with a unique
 tie-breaker, and resume from a cursor of those values carried in an opaque page token bound to its
@@ -15,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.crm_links.entities import CrmEntity
 from shared.errors import NotFound
 from shared.mail.records import (
     CONTACTS,
@@ -32,126 +31,19 @@ from shared.mail.records import (
     StoredMessage,
     message_doc_id,
 )
+from shared.mail.shapes import QUERY_SHAPES, message_listing_name
 from shared.mail.store import body_chunk_refs
-from shared.storage.firestore import (
-    decode_ordered_page_token,
-    encode_page_token,
-    invalid_page_token,
-    translated_errors,
-)
+from shared.storage.documents import DOCUMENT_ID, DocRef, Query, Snapshot
+from shared.storage.page_tokens import decode_ordered_page_token, encode_page_token, invalid_page_token
+from shared.storage.scope import TenantScope
+from shared.storage.shapes import RangeFilter, build_query
 
-if TYPE_CHECKING:
-    from google.cloud.firestore import CollectionReference, DocumentReference, DocumentSnapshot, Query
-
-    Snapshot = DocumentSnapshot[DocumentReference]
-
-    from shared.retention.attachments import CrmEntity
-    from shared.storage.firestore import TenantScope
-
-Direction = Literal["ASCENDING", "DESCENDING"]
-DOCUMENT_ID = "__name__"
 THREAD_LIMIT = 200
-# A listing whose filters cannot all be served by one Firestore query (Firestore allows one
-# array-contains per query) filters the rest in memory; it reads at most this many copies per page and
-# then answers a shorter page with a token to go on from where it stopped.
+# A listing whose filters cannot all be served by one query (Firestore allows one array-contains per
+# query) filters the rest in memory; it reads at most this many copies per page and then answers a
+# shorter page with a token to go on from where it stopped.
 RESIDUAL_SCAN_LIMIT = 1000
 _PREFIX_END = "\uf8ff"  # after every character an email address can hold: [prefix, prefix + this)
-
-
-# --- the query shapes ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QueryShape:
-    """What one Firestore query filters and orders on: what a composite index must serve."""
-
-    collection: str
-    equality: tuple[str, ...] = ()
-    array_contains: str | None = None
-    ranges: tuple[str, ...] = ()  # fields that may carry range filters (each also an order field)
-    order: tuple[tuple[str, Direction], ...] = ()
-
-
-_NEWEST: tuple[tuple[str, Direction], ...] = (("received_at", "DESCENDING"), (DOCUMENT_ID, "DESCENDING"))
-_OLDEST: tuple[tuple[str, Direction], ...] = (("received_at", "ASCENDING"), (DOCUMENT_ID, "ASCENDING"))
-
-
-def _message_listing(thread: bool, array: str | None) -> QueryShape:
-    return QueryShape(
-        MESSAGES,
-        equality=("connection_id", "thread_id") if thread else ("connection_id",),
-        array_contains=array,
-        ranges=("received_at",),
-        order=_NEWEST,
-    )
-
-
-def _message_listing_name(thread: bool, array: str | None) -> str:
-    return "messages" + (":thread" if thread else "") + (f":{array}" if array else "")
-
-
-QUERY_SHAPES: dict[str, QueryShape] = {
-    **{
-        _message_listing_name(thread, array): _message_listing(thread, array)
-        for thread in (False, True)
-        for array in (None, "label_ids", "correspondents")
-    },
-    "thread": QueryShape(MESSAGES, equality=("connection_id", "thread_id"), order=_OLDEST),
-    # Ties broken by email, unique per contact (the id is its hash): a page token never carries it.
-    # A resync's sweep: copies not seen by the latest full sync.
-    "sync_sweep": QueryShape(
-        MESSAGES,
-        equality=("connection_id",),
-        ranges=("sync_generation",),
-        order=(("sync_generation", "ASCENDING"),),
-    ),
-    # The nightly purge: unattached copies received before the cutoff, oldest first; and all before it.
-    "purge": QueryShape(
-        MESSAGES, equality=("attached_to",), ranges=("received_at",), order=(("received_at", "ASCENDING"),)
-    ),
-    "purge_older": QueryShape(MESSAGES, ranges=("received_at",), order=(("received_at", "ASCENDING"),)),
-    "contacts": QueryShape(
-        CONTACTS, ranges=("email",), order=(("last_contact_ms", "DESCENDING"), ("email", "ASCENDING"))
-    ),
-    # The copies attached to one CRM record or task, across every connection of the tenant: the
-    # array-contains value is the whole {"type", "id"} map (equal by value), newest first.
-    "attached": QueryShape(MESSAGES, array_contains="attached_to", order=_NEWEST),
-}
-
-
-@dataclass(frozen=True)
-class RangeFilter:
-    field: str
-    operator: Literal["<", "<=", ">", ">="]
-    value: Any
-
-
-def build_query(
-    collection: CollectionReference,
-    shape: QueryShape,
-    *,
-    equal: Mapping[str, Any],
-    contains: Any = None,
-    ranges: Sequence[RangeFilter] = (),
-) -> Query:
-    """The Firestore query of ``shape``: its filters with these values, its order. Nothing else."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-    from google.cloud.firestore_v1.field_path import FieldPath
-
-    if set(equal) != set(shape.equality) or (contains is None) != (shape.array_contains is None):
-        raise ValueError("the filters do not fit the query shape")
-    if any(item.field not in shape.ranges for item in ranges):
-        raise ValueError("a range filter on a field the shape does not declare")
-    query: Any = collection
-    for name in shape.equality:
-        query = query.where(filter=FieldFilter(name, "==", equal[name]))
-    if shape.array_contains is not None:
-        query = query.where(filter=FieldFilter(shape.array_contains, "array_contains", contains))
-    for item in ranges:
-        query = query.where(filter=FieldFilter(item.field, item.operator, item.value))
-    for name, direction in shape.order:
-        query = query.order_by(FieldPath.document_id() if name == DOCUMENT_ID else name, direction=direction)
-    return query  # type: ignore[no-any-return]
 
 
 # --- answers ------------------------------------------------------------------------------------------
@@ -274,7 +166,7 @@ def _plan_messages(
             residual = _has_label(filters.label)
     elif filters.label is not None:
         array, contains = "label_ids", filters.label
-    return _message_listing_name(filters.thread_id is not None, array), equal, contains, residual
+    return message_listing_name(filters.thread_id is not None, array), equal, contains, residual
 
 
 def _has_label(label: str) -> Callable[[Mapping[str, Any]], bool]:
@@ -298,8 +190,7 @@ def get_attachment_meta(
 ) -> AttachmentMeta:
     """The stored description of one attachment of a copy (404 when the copy or the part is unknown)."""
     reference = scope.document(MESSAGES, message_doc_id(connection_id, gmail_id))
-    with translated_errors():
-        snapshot = reference.get(field_paths=["tenant_id", "connection_id", "attachments"])
+    snapshot = scope.snapshot(reference, fields=["tenant_id", "connection_id", "attachments"])
     data = snapshot.to_dict() if snapshot.exists else None
     if not data or data.get("tenant_id") != scope.tenant_id or data.get("connection_id") != connection_id:
         raise NotFound("No such message.", code="message_not_found")
@@ -315,9 +206,9 @@ def get_thread(scope: TenantScope, connection_id: str, thread_id: str) -> Thread
     query = build_query(
         collection, QUERY_SHAPES["thread"], equal={"connection_id": connection_id, "thread_id": thread_id}
     ).limit(THREAD_LIMIT + 1)
-    snapshots = _run(query)
+    snapshots = _run(scope, query)
     messages = [
-        _full(scope, snapshot.reference, data)
+        _full(scope, snapshot.ref, data)
         for snapshot in snapshots[:THREAD_LIMIT]
         if (data := snapshot.to_dict() or {}).get("tenant_id") == scope.tenant_id
     ]
@@ -345,7 +236,7 @@ def list_contacts(
         if contact is None or not isinstance(contact.get("email"), str):
             raise invalid_page_token()
         firestore_query = firestore_query.start_after({"last_contact_ms": at, "email": contact["email"]})
-    page = _scan(firestore_query, page_size, None)
+    page = _scan(scope, firestore_query, page_size, None)
     items = [
         Contact.model_validate(data)
         for snapshot in page.served
@@ -390,7 +281,7 @@ def _newest_first_page(
         query = query.start_after(
             {"received_at": _from_micros(at), DOCUMENT_ID: scope.collection(MESSAGES).document(document_id)}
         )
-    page = _scan(query, page_size, residual)
+    page = _scan(scope, query, page_size, residual)
     items = [_summary(snapshot, scope.tenant_id) for snapshot in page.served]
     next_token = None
     if page.more is not None:
@@ -403,10 +294,9 @@ def _newest_first_page(
 # --- scanning -----------------------------------------------------------------------------------------
 
 
-def _run(query: Query) -> list[Snapshot]:
+def _run(scope: TenantScope, query: Query) -> list[Snapshot]:
     """Every listing query leaves through here (the index test watches this door)."""
-    with translated_errors():
-        return list(query.stream())
+    return scope.stream(query)
 
 
 @dataclass
@@ -415,7 +305,9 @@ class _ScanResult:
     more: Snapshot | None  # the last copy read when more may follow: the next page's cursor
 
 
-def _scan(query: Query, page_size: int, residual: Callable[[Mapping[str, Any]], bool] | None) -> _ScanResult:
+def _scan(
+    scope: TenantScope, query: Query, page_size: int, residual: Callable[[Mapping[str, Any]], bool] | None
+) -> _ScanResult:
     """One page from ``query``.
 
     Without a residual filter: ``page_size + 1`` read, the extra one only says that more follow. With
@@ -423,7 +315,7 @@ def _scan(query: Query, page_size: int, residual: Callable[[Mapping[str, Any]], 
     (a shorter page, even an empty one, then carries a token to go on from the last copy read).
     """
     if residual is None:
-        snapshots = _run(query.limit(page_size + 1))
+        snapshots = _run(scope, query.limit(page_size + 1))
         served = snapshots[:page_size]
         return _ScanResult(served, served[-1] if len(snapshots) > page_size else None)
     batch_size = max(page_size + 1, 50)
@@ -431,7 +323,7 @@ def _scan(query: Query, page_size: int, residual: Callable[[Mapping[str, Any]], 
     scanned = 0
     cursor: Snapshot | None = None
     while True:
-        snapshots = _run((query if cursor is None else query.start_after(cursor)).limit(batch_size))
+        snapshots = _run(scope, (query if cursor is None else query.start_after(cursor)).limit(batch_size))
         for position, snapshot in enumerate(snapshots, start=1):
             scanned += 1
             if residual(snapshot.to_dict() or {}):
@@ -470,7 +362,7 @@ def _summary(snapshot: Snapshot, tenant_id: str) -> MessageSummary | None:
     )
 
 
-def _full(scope: TenantScope, reference: Any, data: dict[str, Any]) -> StoredMessage:
+def _full(scope: TenantScope, reference: DocRef, data: dict[str, Any]) -> StoredMessage:
     if data.get("body_in_chunks"):
         text, html, complete = _read_body(scope, reference, int(data.get("body_chunk_count") or 0))
         data = {**data, "text_body": text, "html_body": html}
@@ -480,17 +372,13 @@ def _full(scope: TenantScope, reference: Any, data: dict[str, Any]) -> StoredMes
     return StoredMessage.model_validate(data)
 
 
-def _read_body(scope: TenantScope, reference: Any, count: int) -> tuple[str, str, bool]:
+def _read_body(scope: TenantScope, reference: DocRef, count: int) -> tuple[str, str, bool]:
     """The chunks joined in order and decoded: (text, html, whether every chunk was there)."""
-    chunk_refs = body_chunk_refs(reference, count)
     chunks: dict[int, bytes] = {}
-    if chunk_refs:
-        with translated_errors():
-            snapshots = list(scope.client.get_all(chunk_refs))
-        for snapshot in snapshots:
-            chunk = snapshot.to_dict() if snapshot.exists else None
-            if chunk and chunk.get("tenant_id") == scope.tenant_id and isinstance(chunk.get("data"), bytes):
-                chunks[int(snapshot.id)] = chunk["data"]
+    for snapshot in scope.get_all(body_chunk_refs(reference, count)):
+        chunk = snapshot.to_dict()
+        if chunk.get("tenant_id") == scope.tenant_id and isinstance(chunk.get("data"), bytes):
+            chunks[int(snapshot.id)] = chunk["data"]
     joined = bytearray()
     for index in range(count):  # the run of chunks from the first: a gap ends what can be decoded
         if index not in chunks:

@@ -1,9 +1,14 @@
-"""Synced message copies and contacts in Firestore: written exactly once, whatever is replayed.
+"""Synced message copies in the document store: written exactly once, whatever is replayed.
 
 New copies are written with ``create`` in atomic batches that carry their contacts' counters too, so a
-contact counts a message exactly once even when a sync is duplicated or crashes and is redelivered: the
+contact counts a copy exactly once even when a sync is duplicated or crashes and is redelivered: the
 batch either commits whole (copies created and counted) or not at all. A batch that meets copies which
-exist already reads which ones (the only reads, on replays) and writes the rest.
+exist already reads which ones (the only reads, on replays) and writes the rest. A sync commits its
+batches under its lease (``commit``): a sync that lost its lease writes nothing more.
+
+Deleting goes through ``delete_copy_if_unattached`` and ``delete_unattached_copies`` only: an attached
+copy is never deleted (an attach racing a delete wins), and a deleted copy is uncounted from its
+contacts in the same atomic write.
 """
 
 from __future__ import annotations
@@ -12,25 +17,15 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shared.mail.records import (
-    BODY_CHUNKS,
-    CONTACTS,
-    MESSAGES,
-    Address,
-    ParsedMessage,
-    contact_doc_id,
-    message_doc_id,
-)
-from shared.storage.firestore import translated_errors
-
-if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
-
-    Snapshot = DocumentSnapshot[DocumentReference]
-
-    from shared.storage.firestore import TenantScope
+from shared.errors import AlreadyExists, DocumentMissing, PreconditionFailed
+from shared.mail import contacts
+from shared.mail.records import BODY_CHUNKS, MESSAGES, ParsedMessage, message_doc_id
+from shared.mail.shapes import QUERY_SHAPES
+from shared.storage.documents import DocRef, Increment, Snapshot, Transaction, WriteBatch
+from shared.storage.scope import TenantScope
+from shared.storage.shapes import RangeFilter, build_query
 
 # Firestore allows 1 MiB per document and 10 MiB per request: bodies above the inline limit move to
 # chunk documents; bodies above the cap are truncated, with a flag, never dropped silently.
@@ -41,6 +36,10 @@ _BATCH_BYTES = 8 * 1024 * 1024
 _BATCH_OPERATIONS = 450
 # Gmail deleted a copy the CRM holds on to: it is kept, and says so.
 _KEEP = {"deleted_in_gmail": True}
+# What deleting a copy reads of it: its chunks, and whom it counted.
+DELETE_FIELDS = ("body_chunk_count", *contacts.COUNT_FIELDS)
+
+Commit = Callable[[WriteBatch], object]
 
 
 @dataclass(frozen=True)
@@ -52,20 +51,34 @@ class StoreResult:
 @dataclass(frozen=True)
 class _Copy:
     gmail_id: str
-    reference: DocumentReference
+    reference: DocRef
     document: dict[str, Any]
     chunks: list[bytes]
-    contacts: dict[str, tuple[Address, int, int, datetime]]  # email -> (address, received, sent, at)
+    counted: contacts.Counted | None
     size: int
 
 
+def _plain_commit(batch: WriteBatch) -> object:
+    return batch.commit()
+
+
 class MailStore:
-    def __init__(self, scope: TenantScope, connection_id: str, *, own_address: str) -> None:
+    def __init__(
+        self,
+        scope: TenantScope,
+        connection_id: str,
+        *,
+        own_address: str,
+        harvest_contacts: bool,
+        commit: Commit = _plain_commit,
+    ) -> None:
         self._scope = scope
         self._connection_id = connection_id
         self._own = own_address.lower()
+        self._harvest = harvest_contacts
+        self._commit = commit  # a sync's lease commit: its writes stop when it loses the lease
 
-    def reference(self, gmail_id: str) -> DocumentReference:
+    def reference(self, gmail_id: str) -> DocRef:
         return self._scope.document(MESSAGES, message_doc_id(self._connection_id, gmail_id))
 
     # --- writing copies --------------------------------------------------------------------------------
@@ -80,65 +93,41 @@ class MailStore:
         copies = [self._copy(resources[gmail_id], parsed[gmail_id], generation) for gmail_id in resources]
         created = refreshed = 0
         for group in _groups(copies):
-            made, kept = self._write_group(group, generation)
+            made, kept = self._write_group(group)
             created += made
             refreshed += kept
         return StoreResult(created, refreshed)
 
-    def _write_group(self, group: list[_Copy], generation: int) -> tuple[int, int]:
-        from google.api_core import exceptions as gexc
-
+    def _write_group(self, group: list[_Copy]) -> tuple[int, int]:
         try:
             self._commit_new(group)
             return len(group), 0
-        except gexc.AlreadyExists:
+        except AlreadyExists:
             pass  # a replay: some copies exist. Find which, then write only the new ones.
-        with translated_errors():
-            snapshots = self._scope.client.get_all(
-                [copy.reference for copy in group], field_paths=["gmail_id"]
-            )
-            existing = {snapshot.reference.path for snapshot in snapshots if snapshot.exists}
+        snapshots = self._scope.get_all([copy.reference for copy in group], fields=["gmail_id"])
+        existing = {snapshot.ref.path for snapshot in snapshots if snapshot.exists}
         new = [copy for copy in group if copy.reference.path not in existing]
         old = [copy for copy in group if copy.reference.path in existing]
         if new:
             self._commit_new(new)
         if old:
-            batch = self._scope.client.batch()
+            batch = self._scope.batch()
             for copy in old:
                 batch.update(copy.reference, _mutable_fields(copy.document))
-            with translated_errors():
-                batch.commit()
+            self._commit(batch)
         return len(new), len(old)
 
     def _commit_new(self, group: list[_Copy]) -> None:
-        from google.cloud import firestore
-
-        batch = self._scope.client.batch()
+        batch = self._scope.batch()
         for copy in group:
             batch.create(copy.reference, copy.document)
-        for email, tally in _merge_contacts(group).items():
-            contact: dict[str, Any] = {
-                "tenant_id": self._scope.tenant_id,
-                "email": email,
-                "received_count": firestore.Increment(tally.received),
-                "sent_count": firestore.Increment(tally.sent),
-                # Minimum and Maximum transforms take numbers only: epoch milliseconds.
-                "first_contact_ms": firestore.Minimum(_epoch_ms(tally.first_at)),
-                "last_contact_ms": firestore.Maximum(_epoch_ms(tally.last_at)),
-            }
-            if tally.address.name:
-                contact["display_name"] = tally.address.name
-            batch.set(self._scope.document(CONTACTS, contact_doc_id(email)), contact, merge=True)
-        with translated_errors():
-            batch.commit()
+        contacts.count(batch, self._scope, [copy.counted for copy in group if copy.counted is not None])
+        self._commit(batch)
         # Chunks after the copy: a copy whose chunks are missing says so (body_in_chunks) and the next
         # replay rewrites them; chunk writes are idempotent sets.
         for copy in group:
             for index, reference in enumerate(body_chunk_refs(copy.reference, len(copy.chunks))):
-                with translated_errors():
-                    reference.set(
-                        {"tenant_id": self._scope.tenant_id, "index": index, "data": copy.chunks[index]}
-                    )
+                self._scope.set(reference, {"index": index, "data": copy.chunks[index]})
 
     def _copy(self, resource: Mapping[str, Any], parsed: ParsedMessage, generation: int) -> _Copy:
         gmail_id = str(resource["id"])
@@ -152,6 +141,11 @@ class MailStore:
             capped = body[:BODY_CAP_BYTES]
             chunks = [capped[i : i + BODY_CHUNK_BYTES] for i in range(0, len(capped), BODY_CHUNK_BYTES)]
             text = html = ""
+        counted = (
+            contacts.correspondents(parsed, labels, received_at, own_address=self._own)
+            if self._harvest
+            else None
+        )
         document = self._scope.stamp(
             {
                 "message_key": message_doc_id(self._connection_id, gmail_id),
@@ -183,36 +177,23 @@ class MailStore:
                 "parse_errors": parsed.parse_errors,
                 "deleted_in_gmail": False,
                 "sync_generation": generation,
+                **(counted.fields() if counted is not None else {"counted_as": None, "counted_contacts": []}),
             }
         )
-        contacts = self._correspondents(parsed, labels, received_at)
-        return _Copy(gmail_id, self.reference(gmail_id), document, chunks, contacts, len(body))
-
-    def _correspondents(
-        self, parsed: ParsedMessage, labels: list[str], at: datetime
-    ) -> dict[str, tuple[Address, int, int, datetime]]:
-        """From on received mail, To and Cc on sent mail; never the account itself."""
-        sent = "SENT" in labels
-        people = [*parsed.to, *parsed.cc] if sent else parsed.sender
-        found: dict[str, tuple[Address, int, int, datetime]] = {}
-        for address in people:
-            if address.email and address.email != self._own:
-                found[address.email] = (address, 0 if sent else 1, 1 if sent else 0, at)
-        return found
+        return _Copy(gmail_id, self.reference(gmail_id), document, chunks, counted, len(body))
 
     # --- changes Gmail reports ------------------------------------------------------------------------
 
     def update_labels(self, labels_by_id: Mapping[str, list[str]]) -> int:
         """New label sets for copies we hold; copies we do not hold (older than retention) are skipped."""
-        from google.api_core import exceptions as gexc
-
         updated = 0
         for gmail_id, labels in labels_by_id.items():
             try:
-                with translated_errors():
-                    self.reference(gmail_id).update({"label_ids": labels, "unread": "UNREAD" in labels})
+                self._scope.update(
+                    self.reference(gmail_id), {"label_ids": labels, "unread": "UNREAD" in labels}
+                )
                 updated += 1
-            except gexc.NotFound:
+            except DocumentMissing:
                 continue
         return updated
 
@@ -225,74 +206,34 @@ class MailStore:
 
     def existing(self, gmail_ids: Iterable[str]) -> set[str]:
         references = [self.reference(gmail_id) for gmail_id in gmail_ids]
-        if not references:
-            return set()
-        with translated_errors():
-            snapshots = self._scope.client.get_all(references, field_paths=["gmail_id"])
-            return {str(snapshot.get("gmail_id")) for snapshot in snapshots if snapshot.exists}
+        snapshots = self._scope.get_all(references, fields=["gmail_id"])
+        return {str(snapshot.get("gmail_id")) for snapshot in snapshots if snapshot.exists}
 
     def mark_seen(self, gmail_ids: Iterable[str], generation: int) -> None:
         """A resync found these in Gmail without refetching them: they survive the sweep."""
-        batch = self._scope.client.batch()
-        count = 0
+        batch = self._scope.batch()
         for gmail_id in gmail_ids:
             batch.update(self.reference(gmail_id), {"sync_generation": generation})
-            count += 1
-            if count % _BATCH_OPERATIONS == 0:
-                with translated_errors():
-                    batch.commit()
-                batch = self._scope.client.batch()
-        if count % _BATCH_OPERATIONS:
-            with translated_errors():
-                batch.commit()
+            if len(batch) >= _BATCH_OPERATIONS:
+                self._commit(batch)
+                batch = self._scope.batch()
+        if len(batch):
+            self._commit(batch)
 
     def sweep_unseen(self, generation: int) -> int:
         """After a resync: copies Gmail no longer has (not seen by it), unless attached, are removed."""
-        from shared.mail.queries import QUERY_SHAPES, RangeFilter, build_query
-
         query = build_query(
             self._scope.collection(MESSAGES),
             QUERY_SHAPES["sync_sweep"],
             equal={"connection_id": self._connection_id},
             ranges=[RangeFilter("sync_generation", "<", generation)],
-        )
-        with translated_errors():
-            stale = [snapshot.reference for snapshot in query.stream()]
+        ).select(["sync_generation"])
+        stale = [snapshot.ref for snapshot in self._scope.stream(query)]
         return sum(delete_copy_if_unattached(self._scope, ref, when_attached=_KEEP) for ref in stale)
 
 
 def _mutable_fields(document: Mapping[str, Any]) -> dict[str, Any]:
     return {key: document[key] for key in ("label_ids", "unread", "history_id", "sync_generation")}
-
-
-@dataclass
-class _ContactTally:
-    address: Address
-    received: int
-    sent: int
-    first_at: datetime
-    last_at: datetime
-
-
-def _merge_contacts(group: list[_Copy]) -> dict[str, _ContactTally]:
-    """One update per contact per batch: counts summed, earliest and latest contact times."""
-    merged: dict[str, _ContactTally] = {}
-    for copy in group:
-        for email, (address, received, sent, at) in copy.contacts.items():
-            tally = merged.get(email)
-            if tally is None:
-                merged[email] = _ContactTally(address, received, sent, at, at)
-                continue
-            tally.address = address if address.name else tally.address
-            tally.received += received
-            tally.sent += sent
-            tally.first_at = min(tally.first_at, at)
-            tally.last_at = max(tally.last_at, at)
-    return merged
-
-
-def _epoch_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _groups(copies: list[_Copy]) -> Iterable[list[_Copy]]:
@@ -311,46 +252,46 @@ def _groups(copies: list[_Copy]) -> Iterable[list[_Copy]]:
 # --- deleting copies: never an attached one ------------------------------------------------------------
 
 
-def body_chunk_refs(reference: DocumentReference, count: int) -> list[DocumentReference]:
+def body_chunk_refs(reference: DocRef, count: int) -> list[DocRef]:
     """The chunk documents of a copy whose body was stored in ``count`` chunks."""
     return [reference.collection(BODY_CHUNKS).document(str(index)) for index in range(count)]
 
 
-def stored_chunk_refs(reference: DocumentReference, data: Mapping[str, Any]) -> list[DocumentReference]:
+def _chunk_refs(scope: TenantScope, reference: DocRef, data: Mapping[str, Any]) -> list[DocRef]:
     """What a copy stores beside it, from its ``body_chunk_count`` (written with every copy, so no read).
     A copy without the field (written by something else than this store) has its chunks listed: a copy
     deleted without its chunks would leave its body behind for ever."""
     count = data.get("body_chunk_count")
     if isinstance(count, int) and not isinstance(count, bool):
         return body_chunk_refs(reference, count)
-    with translated_errors():
-        return list(reference.collection(BODY_CHUNKS).list_documents())
+    return [snapshot.ref for snapshot in scope.stream(reference.collection(BODY_CHUNKS).query().select([]))]
 
 
 def delete_copy_if_unattached(
     scope: TenantScope,
-    reference: DocumentReference,
+    reference: DocRef,
     *,
     also: Callable[[Transaction], object] | None = None,
     when_attached: Mapping[str, Any] | None = None,
 ) -> bool:
     """In one transaction: re-read the copy and delete it, with its body chunks, only if it is still
-    unattached (``attached_to == []``: an attach racing us wins). ``also(transaction)``: writes that
-    commit with the delete and only with it (a counter). ``when_attached``: changes written to a copy
-    that is kept because it is attached. True if deleted."""
+    unattached (``attached_to == []``: an attach racing us wins), uncounting its contacts.
+    ``also(transaction)``: writes that commit with the delete and only with it (a counter).
+    ``when_attached``: changes written to a copy that is kept because it is attached. True if deleted."""
 
     def work(transaction: Transaction) -> bool:
-        snapshot = reference.get(transaction=transaction)
+        snapshot = transaction.get(reference)
         if not snapshot.exists:
             return False
-        data = snapshot.to_dict() or {}
+        data = snapshot.to_dict()
         if data.get("attached_to") != []:
             if when_attached:
                 transaction.update(reference, dict(when_attached))
             return False
-        for chunk in stored_chunk_refs(reference, data):
+        for chunk in _chunk_refs(scope, reference, data):
             transaction.delete(chunk)
         transaction.delete(reference)
+        contacts.uncount(transaction, scope, [data])
         if also is not None:
             also(transaction)
         return True
@@ -359,35 +300,31 @@ def delete_copy_if_unattached(
 
 
 def delete_unattached_copies(
-    scope: TenantScope, snapshots: Sequence[Snapshot], *, counter: DocumentReference | None = None
+    scope: TenantScope, snapshots: Sequence[Snapshot], *, counter: DocRef | None = None
 ) -> int:
-    """Delete copies a query of unattached copies returned, with their chunks, in one batch in which
-    every delete is conditioned on the copy being unchanged since that read; ``counter``'s ``deleted``
-    field counts them in the same batch. If a copy changed meanwhile (an attach) the batch fails whole
-    and each copy is decided in its own transaction. Returns how many were deleted."""
-    from google.api_core import exceptions as gexc
-    from google.cloud import firestore
-
+    """Delete copies a query of unattached copies returned (projected on at least ``DELETE_FIELDS``),
+    with their chunks, in one batch in which every delete is conditioned on the copy being unchanged
+    since that read, and their contacts uncounted; ``counter``'s ``deleted`` field counts them in the
+    same batch. If a copy changed meanwhile (an attach) the batch fails whole and each copy is decided
+    in its own transaction. Returns how many were deleted."""
     if not snapshots:
         return 0
-    batch = scope.client.batch()
+    batch = scope.batch()
     for snapshot in snapshots:
-        for chunk in stored_chunk_refs(snapshot.reference, snapshot.to_dict() or {}):
+        for chunk in _chunk_refs(scope, snapshot.ref, snapshot.to_dict()):
             batch.delete(chunk)
-        batch.delete(
-            snapshot.reference, option=scope.client.write_option(last_update_time=snapshot.update_time)
-        )
+        batch.delete(snapshot.ref, if_updated_at=snapshot.update_time)
+    contacts.uncount(batch, scope, [snapshot.to_dict() for snapshot in snapshots])
     if counter is not None:
-        batch.update(counter, {"deleted": firestore.Increment(len(snapshots))})
+        batch.update(counter, {"deleted": Increment(len(snapshots))})
     try:
-        with translated_errors():
-            batch.commit()
+        batch.commit()
         return len(snapshots)
-    except gexc.FailedPrecondition:
+    except PreconditionFailed:
         pass  # someone changed a copy meanwhile: decide copy by copy, in transactions
 
     def count(transaction: Transaction) -> None:
         if counter is not None:
-            transaction.update(counter, {"deleted": firestore.Increment(1)})
+            transaction.update(counter, {"deleted": Increment(1)})
 
-    return sum(delete_copy_if_unattached(scope, snapshot.reference, also=count) for snapshot in snapshots)
+    return sum(delete_copy_if_unattached(scope, snapshot.ref, also=count) for snapshot in snapshots)

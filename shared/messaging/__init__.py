@@ -1,1 +1,2 @@
-"""Pub/Sub: the only place in shared/ that imports google.cloud.pubsub."""
+"""Messaging: the publisher port (ports.py) and Pub/Sub behind it (pubsub.py, the only module here that
+imports Google's Pub/Sub library)."""

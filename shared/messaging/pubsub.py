@@ -1,27 +1,21 @@
-"""Publishes JSON messages to this system's Pub/Sub topics and waits for Pub/Sub to accept them, and
-reads them back out of the CloudEvents our push subscriptions deliver."""
+"""Pub/Sub behind the messaging port (shared.messaging.ports): publishes JSON messages to this system's
+topics and waits for Pub/Sub to accept them. The only module that imports Google's Pub/Sub library."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from shared.errors import BadInput, Retryable
+from shared.errors import Retryable
+from shared.messaging.ports import encode_payload
 
 if TYPE_CHECKING:
     from google.cloud.pubsub_v1 import PublisherClient
 
     from shared.config import Settings
-
-# Pub/Sub's own limit is 10 MB; our requests are small, so anything large is a bug, not a payload.
-MAX_MESSAGE_BYTES = 1_000_000
-M = TypeVar("M", bound=BaseModel)
 
 
 def build_publisher_client() -> PublisherClient:
@@ -31,7 +25,7 @@ def build_publisher_client() -> PublisherClient:
     return pubsub_v1.PublisherClient(batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.0))
 
 
-class Publisher:
+class PubSubPublisher:
     """``publish(topic, payload)``: JSON-encodes, publishes and returns Pub/Sub's message id."""
 
     def __init__(
@@ -63,13 +57,7 @@ class Publisher:
         *,
         attributes: Mapping[str, str] | None = None,
     ) -> str:
-        data = (
-            payload.model_dump_json().encode()
-            if isinstance(payload, BaseModel)
-            else json.dumps(payload, separators=(",", ":"), default=str).encode()
-        )
-        if len(data) > MAX_MESSAGE_BYTES:
-            raise BadInput("The message is larger than a request message may be.", code="message_too_large")
+        data = encode_payload(payload)
         from google.api_core import exceptions as gexc
 
         try:
@@ -80,18 +68,9 @@ class Publisher:
             raise Retryable(f"Pub/Sub did not accept the message for topic {topic}.") from error
 
 
-def publisher_from_settings(settings: Settings) -> Publisher:
-    return Publisher(
+def publisher_from_settings(settings: Settings) -> PubSubPublisher:
+    return PubSubPublisher(
         build_publisher_client,
         project=settings.google_cloud_project,
         timeout_seconds=settings.pubsub_publish_timeout_seconds,
     )
-
-
-def parse_pubsub_model(event_data: Any, model: type[M], *, code: str, message: str) -> M:
-    """The ``model`` published as JSON inside a Pub/Sub CloudEvent's data (``message.data``, base64).
-    Anything else is ``BadInput(message, code=code)``: acknowledged, logged, never retried."""
-    try:
-        return model.model_validate_json(base64.b64decode(event_data["message"]["data"], validate=True))
-    except (KeyError, TypeError, ValueError, binascii.Error, ValidationError):
-        raise BadInput(message, code=code) from None

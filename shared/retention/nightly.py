@@ -15,26 +15,21 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadInput, Conflict
 from shared.ids import ExternalId
-from shared.mail.queries import QUERY_SHAPES, RangeFilter, build_query
 from shared.mail.records import MESSAGES
-from shared.mail.store import delete_unattached_copies
-from shared.messaging.pubsub import parse_pubsub_model
+from shared.mail.shapes import QUERY_SHAPES
+from shared.mail.store import DELETE_FIELDS, delete_unattached_copies
+from shared.messaging.ports import Publisher, parse_pubsub_model
 from shared.plans import PLAN_POLICIES, Plan
-from shared.storage.firestore import translated_errors
+from shared.storage.documents import DocRef, Snapshot, Transaction
+from shared.storage.scope import TenantScope
+from shared.storage.shapes import RangeFilter, build_query
 from shared.sync.crash import crash_point
-
-if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
-
-    Snapshot = DocumentSnapshot[DocumentReference]
-
-    from shared.storage.firestore import TenantScope
 
 logger = logging.getLogger(__name__)
 
@@ -104,14 +99,13 @@ def purge_tenant(
         ranges=[RangeFilter("received_at", "<", cutoff)],
     )
     if request.dry_run:
-        report.deleted = _count(eligible)
+        report.deleted = scope.count(eligible)
     else:
         # Only what the delete needs: the update time (precondition), chunks, and the cursor's field.
-        page = eligible.select(["body_chunk_count", "received_at"]).limit(BATCH_SIZE)
+        page = eligible.select([*DELETE_FIELDS, "received_at"]).limit(BATCH_SIZE)
         last: Snapshot | None = None
         while True:
-            with translated_errors():
-                snapshots = list((page.start_after(last) if last is not None else page).stream())
+            snapshots = scope.stream(page.start_after(last) if last is not None else page)
             if snapshots:
                 report.deleted += delete_unattached_copies(scope, snapshots, counter=report_ref)
                 last = snapshots[-1]  # resume after it: kept (attached meanwhile) copies are not re-read
@@ -127,7 +121,7 @@ def purge_tenant(
         equal={},
         ranges=[RangeFilter("received_at", "<", cutoff)],
     )
-    remaining = _count(older)
+    remaining = scope.count(older)
     kept = remaining - report.deleted if request.dry_run else remaining  # what is left old is attached
     stored_deleted = report.deleted if request.dry_run else _stored_deleted(scope, report_ref)
     report = report.model_copy(
@@ -150,7 +144,7 @@ def _plan_of(tenant: dict[str, Any]) -> Plan | None:
 
 def _open_report(
     scope: TenantScope,
-    reference: DocumentReference,
+    reference: DocRef,
     request: PurgeRequest,
     now: datetime,
     plan: Plan | None,
@@ -172,7 +166,7 @@ def _open_report(
         pass
 
     def go_on(transaction: Transaction) -> PurgeReport:
-        stored = PurgeReport.model_validate(reference.get(transaction=transaction).to_dict() or {})
+        stored = PurgeReport.model_validate(transaction.get(reference).to_dict())
         if stored.cutoff is None and decided:  # the run was refused (no known plan then); it has one now
             transaction.update(reference, decided)
             stored = stored.model_copy(update=decided)
@@ -181,19 +175,14 @@ def _open_report(
     return scope.transaction(go_on)
 
 
-def _count(query: Any) -> int:
-    with translated_errors():
-        return int(query.count().get()[0][0].value)
-
-
-def _stored_deleted(scope: TenantScope, reference: DocumentReference) -> int:
+def _stored_deleted(scope: TenantScope, reference: DocRef) -> int:
     data = scope.get(reference) or {}
     return int(data.get("deleted", 0))
 
 
 def _close(
     scope: TenantScope,
-    reference: DocumentReference,
+    reference: DocRef,
     report: PurgeReport,
     now: datetime,
     started: float,
@@ -281,3 +270,46 @@ def list_purge_reports(scope: TenantScope, *, page_size: int, page_token: str | 
     return PurgeReportPage(
         items=[PurgeReport.model_validate(item) for item in page.items], next_page_token=page.next_page_token
     )
+
+
+class NightlyPurge:
+    """The nightly purge's two steps: ``daily_purge`` fans out one request per tenant; ``purge_worker``
+    purges one tenant, and queues its own continuation when it runs out of time."""
+
+    def __init__(
+        self,
+        *,
+        tenant_ids: Callable[[], list[str]],
+        scope_for: Callable[[str], TenantScope],
+        publisher: Callable[[], Publisher],
+        topic: str,
+        time_budget_seconds: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._tenant_ids = tenant_ids
+        self._scope_for = scope_for
+        self._publisher = publisher
+        self._topic = topic
+        self._time_budget_seconds = time_budget_seconds
+        self._clock = clock
+
+    def fan_out(self, *, dry_run: bool) -> FanOut:
+        # One run id per night (a rerun the same night continues the same reports); dry runs apart.
+        run_id = self._clock().strftime("%Y%m%d") + ("-dry" if dry_run else "")
+        return fan_out(
+            self._tenant_ids(),
+            run_id=run_id,
+            dry_run=dry_run,
+            publish=lambda request: self._publisher().publish(self._topic, request),
+        )
+
+    def run(self, request: PurgeRequest) -> PurgeReport:
+        report = purge_tenant(
+            self._scope_for(request.tenant_id),
+            request,
+            clock=self._clock,
+            time_budget_seconds=self._time_budget_seconds,
+        )
+        if report.status == "continued":
+            self._publisher().publish(self._topic, request)
+        return report

@@ -6,14 +6,9 @@ drop one connection's unattached copies at once. Originals in Gmail are never to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shared.mail.records import MESSAGES
-from shared.mail.store import delete_unattached_copies
-from shared.storage.firestore import translated_errors
-
-if TYPE_CHECKING:
-    from shared.storage.firestore import TenantScope
+from shared.mail.store import DELETE_FIELDS, delete_unattached_copies
+from shared.storage.scope import TenantScope
 
 _BATCH = 300
 
@@ -22,21 +17,19 @@ def purge_connection_copies(scope: TenantScope, connection_id: str) -> int:
     """Delete the connection's unattached message copies (and what they store beside them); returns
     how many. Each delete is conditioned on the copy being unchanged since it was read (a batch that
     meets a change is decided copy by copy in transactions), so an attach wins a race."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     # Two equalities and no order: Firestore merges the single-field indexes, no composite is needed.
     query = (
         scope.collection(MESSAGES)
-        .where(filter=FieldFilter("connection_id", "==", connection_id))
-        .where(filter=FieldFilter("attached_to", "==", []))
-        .select(["body_chunk_count"])  # what the delete needs; the update time comes with every read
+        .query()
+        .where("connection_id", "==", connection_id)
+        .where("attached_to", "==", [])
+        .select(DELETE_FIELDS)  # what the delete needs; the update time comes with every read
         .limit(_BATCH)
     )
     deleted = 0
     while True:
         # Deleted copies leave the query, and so do copies attached meanwhile: it is its own resume point.
-        with translated_errors():
-            snapshots = list(query.stream())
+        snapshots = scope.stream(query)
         deleted += delete_unattached_copies(scope, snapshots)
         if len(snapshots) < _BATCH:
             return deleted

@@ -1,207 +1,276 @@
-"""Tenant-scoped access to Firestore: every path is below ``tenants/{tenant_id}``, every write is stamped.
+"""Firestore behind the document store port (shared.storage.documents): the only module that imports
+Google's Firestore library. Firestore's errors become ours here; its passing faults become ``Retryable``.
 
-Capabilities never build a document path themselves; they ask a ``TenantScope`` for one, so no request
-can name its way into another tenant's data (invariant 6).
+Imported lazily by the composition root: Firestore costs ~250 ms of import on a cold start.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.errors import BadInput, Conflict, NotFound, Retryable
-from shared.ids import is_valid_document_id, is_valid_id
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
+
+from shared.errors import AlreadyExists, DocumentMissing, PreconditionFailed, Retryable
+from shared.storage.documents import (
+    DELETE_FIELD,
+    DOCUMENT_ID,
+    CollectedWrites,
+    CollectionRef,
+    DocRef,
+    Increment,
+    Maximum,
+    Minimum,
+    Operation,
+    Query,
+    ReadAfterWrite,
+    Snapshot,
+    effective_orders,
+)
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client, CollectionReference, DocumentReference
-
     from shared.config import Settings
 
-TENANTS = "tenants"
 T = TypeVar("T")
+_PASSING = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.Aborted, gexc.InternalServerError)
 
 
-def build_firestore_client(settings: Settings) -> Client:
-    """One client per instance. Imported lazily: Firestore costs ~250 ms of import on a cold start."""
-    from google.cloud import firestore
-
-    return firestore.Client(project=settings.google_cloud_project, database=settings.firestore_database)
+def build_firestore_store(settings: Settings) -> FirestoreStore:
+    """One client per instance."""
+    client = firestore.Client(project=settings.google_cloud_project, database=settings.firestore_database)
+    return FirestoreStore(client)
 
 
 @contextmanager
-def translated_errors() -> Iterator[None]:
-    """Firestore's passing faults become ``Retryable``; the caller's request can be tried again."""
-    from google.api_core import exceptions as gexc
-
+def _translated(*, writing: bool = False) -> Iterator[None]:
+    """Firestore's errors as ours. FAILED_PRECONDITION is a write's precondition only when writing (a
+    query answers it too, when production lacks an index: that must stay loud)."""
     try:
         yield
-    except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.Aborted, gexc.InternalServerError) as error:
+    except _PASSING as error:
         raise Retryable(f"Firestore is temporarily unavailable ({type(error).__name__}).") from error
+    except gexc.AlreadyExists as error:
+        raise AlreadyExists("The document already exists.") from error
+    except gexc.NotFound as error:
+        raise DocumentMissing("No such document.") from error
+    except gexc.FailedPrecondition as error:
+        if not writing:
+            raise
+        raise PreconditionFailed("The document changed since it was read.") from error
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a listing and the opaque token of the next one (None on the last page)."""
-
-    items: list[dict[str, Any]]
-    next_page_token: str | None
-
-
-class TenantScope:
-    """Reads and writes of one tenant's documents."""
-
-    def __init__(self, client: Client, tenant_id: str) -> None:
-        if not is_valid_id(tenant_id):
-            raise BadInput("The tenant id is not a valid id.", code="invalid_id")
+class FirestoreStore:
+    def __init__(self, client: firestore.Client) -> None:
         self._client = client
-        self.tenant_id = tenant_id
 
-    @property
-    def client(self) -> Client:
-        return self._client
+    # --- reads ----------------------------------------------------------------------------------------
 
-    def tenant_document(self) -> DocumentReference:
-        return self._client.collection(TENANTS).document(self.tenant_id)
+    def get(self, ref: DocRef, *, fields: Sequence[str] | None = None) -> Snapshot:
+        with _translated():
+            snapshot = self._document(ref).get(field_paths=list(fields) if fields is not None else None)
+        return _snapshot(snapshot)
 
-    def collection(self, name: str) -> CollectionReference:
-        collection: CollectionReference = self.tenant_document().collection(name)
-        return collection
+    def get_all(self, refs: Sequence[DocRef], *, fields: Sequence[str] | None = None) -> list[Snapshot]:
+        return self._get_all(refs, fields, None)
 
-    def document(self, collection: str, document_id: str) -> DocumentReference:
-        if not is_valid_document_id(document_id):
-            raise BadInput(f"The {collection} id is not a valid id.", code="invalid_id")
-        return self.collection(collection).document(document_id)
+    def _get_all(
+        self, refs: Sequence[DocRef], fields: Sequence[str] | None, transaction: Any
+    ) -> list[Snapshot]:
+        if not refs:
+            return []
+        with _translated():
+            found = {
+                snapshot.reference.path: _snapshot(snapshot)
+                for snapshot in self._client.get_all(
+                    [self._document(ref) for ref in dict.fromkeys(refs)],
+                    field_paths=list(fields) if fields is not None else None,
+                    transaction=transaction,
+                )
+            }
+        return [found.get(ref.path, Snapshot(ref, None, None)) for ref in refs]
 
-    def stamp(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Every stored document carries its tenant id, so collection-group reads can be checked."""
-        return {**data, "tenant_id": self.tenant_id}
+    def stream(self, query: Query) -> list[Snapshot]:
+        with _translated():
+            return [_snapshot(snapshot) for snapshot in self._query(query).stream()]
 
-    def get(self, reference: DocumentReference) -> dict[str, Any] | None:
-        with translated_errors():
-            snapshot = reference.get()
-        if not snapshot.exists:
-            return None
-        data = snapshot.to_dict() or {}
-        if data.get("tenant_id") != self.tenant_id:
-            # A document under this tenant's path that names another tenant is corrupt: never serve it.
-            raise NotFound("No such document.")
-        return data
+    def count(self, query: Query) -> int:
+        with _translated():
+            return int(self._query(query).count().get()[0][0].value)
 
-    def create(self, reference: DocumentReference, data: Mapping[str, Any]) -> None:
-        """Create, failing with ``Conflict`` if the document exists (atomic: no read-then-write race)."""
-        from google.api_core import exceptions as gexc
+    def list_document_ids(self, collection: CollectionRef) -> list[str]:
+        with _translated():
+            return [document.id for document in self._client.collection(collection.path).list_documents()]
 
-        with translated_errors():
-            try:
-                reference.create(self.stamp(data))
-            except gexc.AlreadyExists as error:
-                raise Conflict("The document already exists.", code="already_exists") from error
+    # --- writes ---------------------------------------------------------------------------------------
 
-    def update(self, reference: DocumentReference, changes: Mapping[str, Any]) -> None:
-        """Update fields of an existing document; ``NotFound`` if it does not exist (nothing written)."""
-        from google.api_core import exceptions as gexc
+    def create(self, ref: DocRef, data: Mapping[str, Any]) -> datetime:
+        with _translated(writing=True):
+            return self._document(ref).create(_encode(data)).update_time  # type: ignore[no-any-return]
 
-        with translated_errors():
-            try:
-                reference.update(dict(changes))
-            except gexc.NotFound as error:
-                raise NotFound("No such document.") from error
+    def set(self, ref: DocRef, data: Mapping[str, Any], *, merge: bool = False) -> datetime:
+        with _translated(writing=True):
+            return self._document(ref).set(_encode(data), merge=merge).update_time  # type: ignore[no-any-return]
 
-    def list_page(
-        self, collection: str, *, page_size: int, page_token: str | None, descending: bool = False
-    ) -> Page:
-        """Documents of ``collection`` stamped with this tenant, in id order (``descending``: greatest id
-        first): one page, and the token of the next, bound to this listing and its direction."""
-        from google.cloud.firestore_v1.base_query import FieldFilter
-        from google.cloud.firestore_v1.field_path import FieldPath
+    def update(
+        self, ref: DocRef, changes: Mapping[str, Any], *, if_updated_at: datetime | None = None
+    ) -> datetime:
+        if not changes:
+            raise ValueError("an update must change something")
+        with _translated(writing=True):
+            result = self._document(ref).update(_encode(changes), option=self._option(if_updated_at))
+        return result.update_time  # type: ignore[no-any-return]
 
-        reference = self.collection(collection)
-        listing = f"{collection}:descending" if descending else collection
-        # The equality on the stamp is served by its single-field index in either direction (the
-        # emulator refuses a bare descending scan of ids), and no other tenant's document is read.
-        query = (
-            reference.where(filter=FieldFilter("tenant_id", "==", self.tenant_id))
-            .order_by(FieldPath.document_id(), direction="DESCENDING" if descending else "ASCENDING")
-            .limit(page_size + 1)
+    def delete(self, ref: DocRef, *, if_updated_at: datetime | None = None) -> None:
+        with _translated(writing=True):
+            self._document(ref).delete(option=self._option(if_updated_at))
+
+    def batch(self) -> _Batch:
+        return _Batch(self)
+
+    def run_transaction(self, work: Callable[[Any], T]) -> T:
+        def attempt(transaction: Any) -> T:
+            adapter = _Transaction(self, transaction)
+            result = work(adapter)
+            for operation in adapter.operations:
+                self._apply(transaction, operation)
+            return result
+
+        with _translated(writing=True):
+            return firestore.transactional(attempt)(self._client.transaction())  # type: ignore[no-any-return]
+
+    # --- internals ------------------------------------------------------------------------------------
+
+    def _document(self, ref: DocRef) -> Any:
+        return self._client.document(ref.path)
+
+    def _option(self, if_updated_at: datetime | None) -> Any:
+        return (
+            self._client.write_option(last_update_time=if_updated_at) if if_updated_at is not None else None
         )
-        after = decode_page_token(page_token, listing=listing)
-        if after is not None:
-            query = query.start_after({FieldPath.document_id(): reference.document(after)})
-        with translated_errors():
-            snapshots = list(query.stream())
-        items = [snapshot.to_dict() or {} for snapshot in snapshots[:page_size]]
-        has_more = len(snapshots) > page_size
-        next_token = encode_page_token(snapshots[page_size - 1].id, listing=listing) if has_more else None
-        return Page(items=items, next_page_token=next_token)
 
-    def transaction(self, work: Callable[[Any], T]) -> T:
-        """Run ``work(transaction)`` in a Firestore transaction (retried by the client on contention)."""
-        from google.cloud import firestore
+    def _apply(self, writes: Any, operation: Operation) -> None:
+        document = self._document(operation.ref)
+        if operation.kind == "create":
+            writes.create(document, _encode(operation.data))
+        elif operation.kind == "set":
+            writes.set(document, _encode(operation.data), merge=operation.merge)
+        elif operation.kind == "update":
+            writes.update(document, _encode(operation.data), option=self._option(operation.if_updated_at))
+        else:
+            writes.delete(document, option=self._option(operation.if_updated_at))
 
-        with translated_errors():
-            return firestore.transactional(work)(self._client.transaction())  # type: ignore[no-any-return]
+    def _commit(self, operations: Sequence[Operation]) -> dict[str, datetime]:
+        if not operations:
+            return {}
+        batch = self._client.batch()
+        for operation in operations:
+            self._apply(batch, operation)
+        with _translated(writing=True):
+            results = batch.commit()
+        return {
+            operation.ref.path: result.update_time
+            for operation, result in zip(operations, results, strict=True)
+        }
+
+    def _query(self, query: Query) -> Any:
+        if query.group is not None:
+            built: Any = self._client.collection_group(query.group)
+            parent = None
+        else:
+            assert query.parent is not None
+            built = self._client.collection(query.parent)
+            parent = query.parent
+        for item in query.filters:
+            built = built.where(filter=FieldFilter(item.field, item.operator, _encode_value(item.value)))
+        # The order Firestore applies anyway, written out: a cursor then names every position exactly.
+        orders = effective_orders(query) if query.after is not None else list(query.orders)
+        for order in orders:
+            name = FieldPath.document_id() if order.field == DOCUMENT_ID else order.field
+            built = built.order_by(name, direction=order.direction)
+        if query.after is not None:
+            built = built.start_after(self._cursor(query, orders, parent))
+        if query.fields is not None:
+            built = built.select(list(query.fields))
+        if query.limit_to is not None:
+            built = built.limit(query.limit_to)
+        return built
+
+    def _cursor(self, query: Query, orders: list[Any], parent: str | None) -> dict[str, Any]:
+        after = query.after
+        if isinstance(after, Snapshot):
+            values = [after.ref if o.field == DOCUMENT_ID else after.get(o.field) for o in orders]
+        else:
+            assert after is not None
+            values = list(after)
+        cursor: dict[str, Any] = {}
+        for order, value in zip(orders, values, strict=False):
+            if order.field == DOCUMENT_ID:
+                path = value.path if isinstance(value, DocRef) else f"{parent}/{value}"
+                cursor[order.field] = self._client.document(path)
+            else:
+                cursor[order.field] = _encode_value(value)
+        return cursor
 
 
-# --- page tokens --------------------------------------------------------------------------------------
-# Opaque to callers: base64url JSON of {"v": 1, "l": the listing, "id": the last document served, and,
-# for a listing ordered on a value before the id, "at": that value of the last document (an integer:
-# microseconds or milliseconds since the epoch)}. The listing name (for filtered listings a hash of the
-# listing, tenant and filters) keeps a token from one listing from being replayed on another. Tokens
-# are not secret (the cursor is the last item served) but name no address.
+class _Batch(CollectedWrites):
+    def __init__(self, store: FirestoreStore) -> None:
+        super().__init__()
+        self._store = store
 
-_TOKEN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,299}")
-_MAX_AT = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z in microseconds
+    def commit(self) -> dict[str, datetime]:
+        return self._store._commit(self.operations)
 
 
-def invalid_page_token() -> BadInput:
-    return BadInput("The page_token is not one this listing issued.", code="invalid_page_token")
+class _Transaction(CollectedWrites):
+    """Reads go to Firestore inside the transaction; writes are collected and handed over at the end."""
+
+    def __init__(self, store: FirestoreStore, transaction: Any) -> None:
+        super().__init__()
+        self._store = store
+        self._transaction = transaction
+
+    def get(self, ref: DocRef, *, fields: Sequence[str] | None = None) -> Snapshot:
+        if self.operations:
+            raise ReadAfterWrite("a transaction must read before it writes")
+        with _translated():
+            snapshot = self._store._document(ref).get(
+                field_paths=list(fields) if fields is not None else None, transaction=self._transaction
+            )
+        return _snapshot(snapshot)
+
+    def get_all(self, refs: Sequence[DocRef], *, fields: Sequence[str] | None = None) -> list[Snapshot]:
+        if self.operations:
+            raise ReadAfterWrite("a transaction must read before it writes")
+        return self._store._get_all(refs, fields, self._transaction)
 
 
-def encode_page_token(last_id: str, *, listing: str, at: int | None = None) -> str:
-    payload: dict[str, Any] = {"v": 1, "l": listing, "id": last_id}
-    if at is not None:
-        payload["at"] = at
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _snapshot(snapshot: Any) -> Snapshot:
+    ref = DocRef(snapshot.reference.path)
+    if not snapshot.exists:
+        return Snapshot(ref, None, None)
+    return Snapshot(ref, snapshot.to_dict() or {}, snapshot.update_time)
 
 
-def decode_page_token(token: str | None, *, listing: str) -> str | None:
-    """The last id served, from a token of ``listing`` (ordered by id only); None: the first page."""
-    if token is None:
-        return None
-    document_id, at = _decode_page_token(token, listing)
-    if at is not None:
-        raise invalid_page_token()
-    return document_id
+def _encode(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(key): _encode_value(value) for key, value in data.items()}
 
 
-def decode_ordered_page_token(token: str | None, *, listing: str) -> tuple[int, str] | None:
-    """(the order value, the id) of the last item served, from a token of ``listing`` (ordered by a
-    value, then id); None: the first page."""
-    if token is None:
-        return None
-    document_id, at = _decode_page_token(token, listing)
-    if at is None:
-        raise invalid_page_token()
-    return at, document_id
-
-
-def _decode_page_token(token: str, listing: str) -> tuple[str, int | None]:
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise invalid_page_token() from error
-    if not isinstance(decoded, dict) or decoded.get("v") != 1 or decoded.get("l") != listing:
-        raise invalid_page_token()
-    document_id, at = decoded.get("id"), decoded.get("at")
-    if not isinstance(document_id, str) or not _TOKEN_ID.fullmatch(document_id):
-        raise invalid_page_token()
-    if at is not None and (not isinstance(at, int) or isinstance(at, bool) or not 0 <= at <= _MAX_AT):
-        raise invalid_page_token()
-    return document_id, at
+def _encode_value(value: Any) -> Any:
+    if value is DELETE_FIELD:
+        return firestore.DELETE_FIELD
+    if isinstance(value, Increment):
+        return firestore.Increment(value.amount)
+    if isinstance(value, Minimum):
+        return firestore.Minimum(value.value)
+    if isinstance(value, Maximum):
+        return firestore.Maximum(value.value)
+    if isinstance(value, Mapping):
+        return _encode(value)
+    if isinstance(value, (list, tuple)):
+        return [_encode_value(item) for item in value]
+    return value

@@ -1,1 +1,2 @@
-"""Syncing Google into Firestore: the requests that drive it (workers arrive with the sync issues)."""
+"""The sync engine: runs any source's sync (runner), its state and leases, the one requester of syncs,
+the registry of push channels, and the daily round. It knows no source by name."""

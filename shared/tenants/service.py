@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.clock import utc_now
 from shared.errors import Conflict, NotFound
 from shared.ids import ExternalId
 from shared.plans import Plan
-
-if TYPE_CHECKING:
-    from google.cloud.firestore import Client
-
-    from shared.storage.firestore import TenantScope
+from shared.storage.scope import TenantScope
 
 
 class Tenant(BaseModel):
@@ -29,18 +26,6 @@ class Tenant(BaseModel):
 
 
 Clock = Callable[[], datetime]
-
-
-def tenant_ids(client: Client) -> list[str]:
-    """Every tenant's id: the daily rounds (watch renewal, purge fan-out) walk them all."""
-    from shared.storage.firestore import TENANTS, translated_errors
-
-    with translated_errors():
-        return [document.id for document in client.collection(TENANTS).list_documents()]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class TenantService:
@@ -68,6 +53,13 @@ class TenantService:
             ) from None
         return Tenant(tenant_id=tenant_id, **document), True
 
+    def plan_of(self, tenant_id: str) -> Plan | None:
+        """The tenant's plan; None when there is no such tenant."""
+        try:
+            return self.get(tenant_id).plan
+        except NotFound:
+            return None
+
     def get(self, tenant_id: str) -> Tenant:
         scope = self._scope_for(tenant_id)
         data = scope.get(scope.tenant_document())
@@ -83,7 +75,7 @@ class TenantService:
         reference = scope.tenant_document()
 
         def apply(transaction: Any) -> tuple[Plan, Tenant]:
-            snapshot = reference.get(transaction=transaction)
+            snapshot = transaction.get(reference)
             if not snapshot.exists:
                 raise NotFound("No such tenant.", code="tenant_not_found")
             current = Tenant.model_validate(snapshot.to_dict())

@@ -33,6 +33,7 @@ ALICE = "alice@example.com"
 ALICE_OTHER = "alice.private@example.org"
 GMAIL_TOPIC = f"projects/{TEST_PROJECT}/topics/gmail-notifications"
 SYNC_SUBSCRIPTION = f"projects/{TEST_PROJECT}/subscriptions/sync-probe"
+OUTBOUND_SUBSCRIPTION = f"projects/{TEST_PROJECT}/subscriptions/outbound-probe"
 SCHEDULER_ACCOUNT = "scheduler@crm-google-test.iam.gserviceaccount.com"
 SCHEDULER_AUDIENCE = "http://renew-watches.test"
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
@@ -161,23 +162,33 @@ class ConnectDriver:
     def deliver(self, *, limit: int = 50) -> list[int]:
         """Plays our push subscription: queued sync requests go to sync_worker until none is left.
         Returns each delivery's status; a failed one (5xx) is delivered again, as Pub/Sub would."""
-        worker = cloud_event_client("sync_worker")
-        statuses: list[int] = []
-        subscriber = pubsub_v1.SubscriberClient()
-        while len(statuses) < limit:
-            response = pull_now(subscriber, max_messages=1)
-            if not response.received_messages:
-                return statuses
-            received = response.received_messages[0]
-            answer = worker.post("/", json=push_envelope(received.message.data, received.message.message_id))
-            statuses.append(answer.status_code)
-            if answer.status_code < 300:
-                subscriber.acknowledge(subscription=SYNC_SUBSCRIPTION, ack_ids=[received.ack_id])
-            else:  # nack: redelivered at once
-                subscriber.modify_ack_deadline(
-                    subscription=SYNC_SUBSCRIPTION, ack_ids=[received.ack_id], ack_deadline_seconds=0
-                )
-        return statuses
+        return _deliver("sync_worker", SYNC_SUBSCRIPTION, limit=limit)
+
+    def deliver_writes(self, *, limit: int = 50, times: int = 1) -> list[int]:
+        """The same for outbound_worker and its queued writes; ``times``: each message is delivered
+        that many times (Pub/Sub delivers at least once)."""
+        return _deliver("outbound_worker", OUTBOUND_SUBSCRIPTION, limit=limit, times=times)
+
+
+def _deliver(target: str, subscription: str, *, limit: int, times: int = 1) -> list[int]:
+    worker = cloud_event_client(target)
+    statuses: list[int] = []
+    subscriber = pubsub_v1.SubscriberClient()
+    while len(statuses) < limit:
+        response = pull_now(subscriber, max_messages=1, subscription=subscription)
+        if not response.received_messages:
+            return statuses
+        received = response.received_messages[0]
+        envelope = push_envelope(received.message.data, received.message.message_id)
+        answers = [worker.post("/", json=envelope).status_code for _ in range(times)]
+        statuses.extend(answers)
+        if answers[-1] < 300:
+            subscriber.acknowledge(subscription=subscription, ack_ids=[received.ack_id])
+        else:  # nack: redelivered at once
+            subscriber.modify_ack_deadline(
+                subscription=subscription, ack_ids=[received.ack_id], ack_deadline_seconds=0
+            )
+    return statuses
 
 
 def push_envelope(data: bytes, message_id: str = "1") -> dict[str, Any]:
@@ -254,6 +265,8 @@ def connect_world(
         publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
         topic = publisher.create_topic(name=f"projects/{TEST_PROJECT}/topics/sync-requests").name
         subscriber.create_subscription(name=SYNC_SUBSCRIPTION, topic=topic)
+        outbound = publisher.create_topic(name=f"projects/{TEST_PROJECT}/topics/outbound-requests").name
+        subscriber.create_subscription(name=OUTBOUND_SUBSCRIPTION, topic=outbound)
         driver = ConnectDriver(standin, crm_backend, "acme")
         created = driver.api.put(
             "/v1/tenants/acme",

@@ -16,13 +16,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from local_stack.crm_backend import CrmBackend
+from shared.crm_links.entities import MAX_ATTACHMENTS
 from shared.mail.records import Address, ParsedMessage, message_doc_id
 from shared.mail.store import MailStore
-from shared.retention.attachments import MAX_ATTACHMENTS
-from shared.storage.firestore import TenantScope
+from shared.storage.scope import TenantScope
 from tests.e2e.connect_support import ALICE, ALICE_OTHER, ConnectDriver
 from tests.e2e.helpers import assert_problem
-from tests.firestore_reads import client, snapshot_documents
+from tests.firestore_reads import client, snapshot_documents, store
 
 USER, OTHER_USER = "user-1", "user-2"
 ROOT = "/v1/tenants/acme/users/{user}/google-connection"
@@ -90,13 +90,13 @@ def _store(store: MailStore, gmail_id: str, *, thread_id: str | None = None, at:
 def world(connect_world: ConnectDriver, crm_backend: CrmBackend) -> World:
     assert connect_world.connect(USER).outcome == "connected"
     assert connect_world.connect(OTHER_USER, account=ALICE_OTHER).outcome == "connected"
-    scope = TenantScope(client(), "acme")
-    mine = MailStore(scope, USER, own_address=ALICE)
+    scope = TenantScope(store(), "acme")
+    mine = MailStore(scope, USER, own_address=ALICE, harvest_contacts=True)
     _store(mine, M1, at=T0)
     _store(mine, M2, thread_id=THREAD, at=T0 + HOUR)
     _store(mine, M3, at=T0 + 2 * HOUR)
     _store(mine, M4, at=T0 + 3 * HOUR)
-    theirs = MailStore(scope, OTHER_USER, own_address=ALICE_OTHER)
+    theirs = MailStore(scope, OTHER_USER, own_address=ALICE_OTHER, harvest_contacts=True)
     _store(theirs, O1, at=T0 + 1.5 * HOUR)
     _store(theirs, O2, at=T0 + 3 * HOUR)
     created = connect_world.api.put(
@@ -105,7 +105,11 @@ def world(connect_world: ConnectDriver, crm_backend: CrmBackend) -> World:
         headers=crm_backend.authorization("other"),
     )
     assert created.status_code == 201
-    _store(MailStore(TenantScope(client(), "other"), USER, own_address=ALICE), FOREIGN, at=T0 + 9 * HOUR)
+    _store(
+        MailStore(TenantScope(store(), "other"), USER, own_address=ALICE, harvest_contacts=True),
+        FOREIGN,
+        at=T0 + 9 * HOUR,
+    )
     return World(connect_world.api, crm_backend)
 
 

@@ -75,7 +75,7 @@ def test_bad_paging_parameters_are_400(
 
 
 def test_a_page_token_from_another_listing_is_refused(api: FlaskClient, crm_backend: CrmBackend) -> None:
-    from shared.storage.firestore import encode_page_token
+    from shared.storage.page_tokens import encode_page_token
 
     put_tenant(api, crm_backend, "acme")
     foreign = encode_page_token("conn-001", listing="messages")

@@ -16,12 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.api.endpoints import ROUTES
 from shared.mail.records import Address, ParsedMessage
 from shared.mail.store import MailStore
-from shared.storage.firestore import TenantScope
+from shared.routes import all_routes
+from shared.storage.scope import TenantScope
 from tests.e2e.connect_support import ALICE, RETURN_URL, ConnectDriver
-from tests.firestore_reads import client, snapshot_documents
+from tests.firestore_reads import snapshot_documents, store
+
+ROUTES = all_routes()
 
 TENANT, USER = "acme", "user-1"  # the caller's token names them
 SEEDED = "18e0000000000001"  # the Gmail id (and thread id) of the caller's one synced copy
@@ -56,6 +58,7 @@ USABLE = {
     "part_id": ["1", "2.1"],
     "entity_type": ["deal", "task"],
     "entity_id": ["D-1", "T_3"],
+    "write_id": ["0" * 64],
 }
 FOREIGN = {"tenant_id": ["other"], "user_id": ["user-2"]}
 hostile_segments = st.sampled_from(
@@ -68,6 +71,7 @@ USABLE_BODIES = {
     "authorizeGoogleConnection": {"features": ["mail"], "return_url": RETURN_URL},
     "attachMessageToCrm": {"entity": ENTITY},
     "attachThreadToCrm": {"entity": ENTITY},
+    "setMessageReadState": {"read": True},
 }
 USABLE_QUERIES = {"detachMessageFromCrm": ENTITY, "detachThreadFromCrm": ENTITY}
 
@@ -114,8 +118,8 @@ def world(connect_world: ConnectDriver) -> ConnectDriver:
         text_body="Hello",
         html_body="<p>Hello</p>",
     )
-    store = MailStore(TenantScope(client(), TENANT), USER, own_address=ALICE)
-    assert store.store({SEEDED: resource}, {SEEDED: parsed}, generation=1).created == 1
+    mail = MailStore(TenantScope(store(), TENANT), USER, own_address=ALICE, harvest_contacts=True)
+    assert mail.store({SEEDED: resource}, {SEEDED: parsed}, generation=1).created == 1
     # Attached, the copy outlives a fuzzed disconnect, which purges unattached copies only.
     attached = connect_world.api.post(
         f"/v1/tenants/{TENANT}/users/{USER}/google-connection/messages/{SEEDED}/attachments-to-crm",
@@ -132,16 +136,24 @@ def world(connect_world: ConnectDriver) -> ConnectDriver:
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(request=requests(), content_type=content_types, authenticated=st.sampled_from([True, True, False]))
+@given(
+    request=requests(),
+    content_type=content_types,
+    authenticated=st.sampled_from([True, True, False]),
+    idempotency_key=st.none() | st.sampled_from(["a" * 8, "key-1234-5678", "short", "é" * 10, " " * 9]),
+)
 def test_no_input_causes_a_5xx_and_refusals_write_nothing(
     world: ConnectDriver,
     request: tuple[str, str, bytes, dict[str, str]],
     content_type: str,
     authenticated: bool,
+    idempotency_key: str | None,
 ) -> None:
     method, path, body, query = request
     before = snapshot_documents()
     headers = {"Content-Type": content_type} if content_type else {}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     if authenticated:
         headers.update(world.crm.authorization(TENANT, USER))
     response = world.api.open(path, method=method, data=body, query_string=query, headers=headers)

@@ -23,10 +23,10 @@ from shared.mail.mime import parse_gmail_message
 from shared.mail.queries import decode_body
 from shared.mail.records import Address, AttachmentMeta, ParsedMessage, message_doc_id
 from shared.mail.store import BODY_INLINE_LIMIT, MailStore
-from shared.storage.firestore import TenantScope
+from shared.storage.scope import TenantScope
 from tests.e2e.connect_support import ALICE, ConnectDriver
 from tests.e2e.helpers import assert_problem
-from tests.firestore_reads import client, snapshot_documents
+from tests.firestore_reads import client, snapshot_documents, store
 
 USER = "user-1"
 OTHER_USER = "user-2"
@@ -128,13 +128,13 @@ DAVE = _address("dave@example.net", "Dave")
 def mail(connect_world: ConnectDriver, crm_backend: CrmBackend) -> MailWorld:
     assert connect_world.connect(USER).outcome == "connected"
     world = MailWorld(connect_world, crm_backend, connect_world.api)
-    scope = TenantScope(client(), "acme")
-    store = MailStore(scope, USER, own_address=ALICE)
+    scope = TenantScope(store(), "acme")
+    writer = MailStore(scope, USER, own_address=ALICE, harvest_contacts=True)
     hour = timedelta(hours=1)
     world.seeds += [
-        _store(store, "18e0000000000001", at=T0, sender=BOB, to=[ME]),
+        _store(writer, "18e0000000000001", at=T0, sender=BOB, to=[ME]),
         _store(
-            store,
+            writer,
             "18e0000000000002",
             thread_id="18e0000000000001",
             labels=("SENT",),
@@ -143,15 +143,15 @@ def mail(connect_world: ConnectDriver, crm_backend: CrmBackend) -> MailWorld:
             to=[BOB],
         ),
         _store(
-            store, "18e0000000000003", labels=("INBOX", "Label_7"), at=T0 + 2 * hour, sender=CAROL, to=[ME]
+            writer, "18e0000000000003", labels=("INBOX", "Label_7"), at=T0 + 2 * hour, sender=CAROL, to=[ME]
         ),
         # Two copies received at the same instant: the document id breaks the tie.
-        _store(store, "18e0000000000004", labels=("INBOX",), at=T0 + 3 * hour, sender=BOB, to=[ME, CAROL]),
+        _store(writer, "18e0000000000004", labels=("INBOX",), at=T0 + 3 * hour, sender=BOB, to=[ME, CAROL]),
         _store(
-            store, "18e0000000000005", labels=("INBOX", "Label_7"), at=T0 + 3 * hour, sender=DAVE, to=[ME]
+            writer, "18e0000000000005", labels=("INBOX", "Label_7"), at=T0 + 3 * hour, sender=DAVE, to=[ME]
         ),
         _store(
-            store,
+            writer,
             "18e0000000000007",
             thread_id="18e0000000000007",
             labels=("INBOX", "Label_7", "UNREAD"),
@@ -160,7 +160,7 @@ def mail(connect_world: ConnectDriver, crm_backend: CrmBackend) -> MailWorld:
             to=[ME],
         ),
         _store(
-            store,
+            writer,
             "18e0000000000008",
             thread_id="18e0000000000007",
             labels=("SENT",),
@@ -175,7 +175,7 @@ def mail(connect_world: ConnectDriver, crm_backend: CrmBackend) -> MailWorld:
     world.chunked_id = "18e0000000000006"
     world.seeds.append(
         _store(
-            store,
+            writer,
             world.chunked_id,
             labels=("INBOX",),
             at=T0 + 4 * hour,
@@ -192,12 +192,12 @@ def mail(connect_world: ConnectDriver, crm_backend: CrmBackend) -> MailWorld:
         subject="Quarterly report",
         attachments=[("report.pdf", "application/pdf", PDF), (NON_ASCII_NAME, "text/csv", CSV)],
     )
-    mailbox = connect_world.standin.mailbox(ALICE)
-    inserted = mailbox.insert(generated.raw, label_ids=("INBOX",))
-    resource = mailbox.get_message(inserted["id"], format="full")
+    gmail = connect_world.standin.mailbox(ALICE)
+    inserted = gmail.insert(generated.raw, label_ids=("INBOX",))
+    resource = gmail.get_message(inserted["id"], format="full")
     parsed = parse_gmail_message(resource)
     assert [a.filename for a in parsed.attachments] == ["report.pdf", NON_ASCII_NAME]
-    write_copy(store, resource, parsed)
+    write_copy(writer, resource, parsed)
     world.attachment_id = inserted["id"]
     world.attachment_parts = {a.part_id: a for a in parsed.attachments}
     world.seeds.append(
@@ -212,7 +212,7 @@ def mail(connect_world: ConnectDriver, crm_backend: CrmBackend) -> MailWorld:
     # Another user of the tenant, and another tenant (same user id): never visible to user-1 of acme.
     world.other_user_id = "18e00000000000aa"
     _store(
-        MailStore(scope, OTHER_USER, own_address="zed@example.com"),
+        MailStore(scope, OTHER_USER, own_address="zed@example.com", harvest_contacts=True),
         world.other_user_id,
         at=T0,
         sender=BOB,
@@ -226,7 +226,7 @@ def mail(connect_world: ConnectDriver, crm_backend: CrmBackend) -> MailWorld:
     assert put.status_code == 201
     world.other_tenant_id = "18e00000000000bb"
     _store(
-        MailStore(TenantScope(client(), "other"), USER, own_address=ALICE),
+        MailStore(TenantScope(store(), "other"), USER, own_address=ALICE, harvest_contacts=True),
         world.other_tenant_id,
         at=T0 + 100 * hour,
         sender=_address("mallory@example.com"),

@@ -33,7 +33,8 @@ def contacts() -> dict[str, dict[str, Any]]:
 
 
 def gmail_state() -> dict[str, Any]:
-    return client().document("tenants/acme/connections/user-1").get().to_dict()["sync"]["gmail"]
+    """The mailbox's sync state, in its own document."""
+    return client().document("tenants/acme/sync_states/user-1_gmail").get().to_dict()
 
 
 def receive(world: ConnectDriver, count: int = 1, *, sender: str = BOB, days_ago: float = 1) -> list[str]:
@@ -64,7 +65,7 @@ def test_a_first_sync_stores_the_mailbox_within_the_retention_window(world: Conn
     world.deliver()
     assert sorted(doc["gmail_id"] for doc in stored().values()) == sorted(recent)
     state = gmail_state()
-    assert state["history_id"]
+    assert state["cursor"]
     assert state["last_success_at"]
 
 
@@ -160,7 +161,7 @@ def test_a_crash_between_storing_and_advancing_the_cursor_converges_on_redeliver
     world: ConnectDriver,
 ) -> None:
     connected_and_synced(world, existing=1)
-    cursor_before = gmail_state()["history_id"]
+    cursor_before = gmail_state()["cursor"]
     receive(world, 2)
     world.push()
     os.environ["CRASH_POINTS"] = "gmail.partial.after_store_before_cursor"
@@ -168,12 +169,12 @@ def test_a_crash_between_storing_and_advancing_the_cursor_converges_on_redeliver
     statuses = world.deliver(limit=1)
     assert statuses == [500]
     assert len(stored()) == 3  # stored...
-    assert gmail_state()["history_id"] == cursor_before  # ...but the cursor did not move
+    assert gmail_state()["cursor"] == cursor_before  # ...but the cursor did not move
     del os.environ["CRASH_POINTS"]
     reset_container()
     assert world.deliver() == [200]
     assert len(stored()) == 3
-    assert gmail_state()["history_id"] != cursor_before
+    assert gmail_state()["cursor"] != cursor_before
     assert contacts()[BOB.lower()]["received_count"] == 3
 
 
@@ -183,7 +184,7 @@ def test_an_exhausted_time_budget_ends_in_a_continuation_that_finishes(world: Co
     reset_container()
     world.connect()
     statuses = world.deliver()
-    assert statuses == [200] * 4  # three pages of five: the first run and two continuations, then calendar
+    assert statuses == [200] * 3  # three pages of five: the first run and two continuations
     assert len(stored()) == 12
     assert gmail_state()["full_sync"] is None
 

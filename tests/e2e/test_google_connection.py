@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -23,13 +24,20 @@ from tests.firestore_reads import all_document_paths, client
 
 CONNECTION_DOC = "tenants/acme/connections/user-1"
 GRANT_DOC = f"{CONNECTION_DOC}/grant/refresh_token"
+SYNC_STATE_DOC = "tenants/acme/sync_states/user-1_gmail"
 
 
 def watch_due_for_renewal(user: str = "user-1") -> None:
     """Time passes: the Gmail watch now ends within the renewal window."""
-    client().document(f"tenants/acme/connections/{user}").update(
-        {"watches.gmail.expires_at": datetime.now(UTC) + timedelta(hours=1)}
+    client().document(f"tenants/acme/push_channels/{user}_gmail").update(
+        {"expires_at": datetime.now(UTC) + timedelta(hours=1)}
     )
+
+
+def gmail_watch(status: dict[str, Any]) -> dict[str, Any] | None:
+    """The Gmail watch in a connection's answer, if it has one."""
+    found = [watch for watch in status["watches"] if watch["source"] == "gmail"]
+    return found[0] if found else None
 
 
 def stored_connection_paths() -> list[str]:
@@ -48,14 +56,19 @@ def test_the_happy_path_connects_stores_a_sealed_grant_starts_the_watch_and_queu
     assert status["google_email"] == ALICE
     assert {name: state["enabled"] for name, state in status["features"].items()} == {
         "mail": True,
-        "calendar": True,
+        "calendar": False,
         "contacts": True,
         "drive": False,
     }
     assert status["features"]["drive"]["reason"] == "not_requested"
-    expires = datetime.fromisoformat(status["watches"]["gmail"]["expires_at"])
+    # Asked for, but not delivered yet: reported off, and its scope was never asked of the user.
+    assert status["features"]["calendar"]["reason"] == "not_available"
+    assert "https://www.googleapis.com/auth/calendar.events" not in status["granted_scopes"]
+    watch = gmail_watch(status)
+    assert watch is not None
+    expires = datetime.fromisoformat(watch["expires_at"])
     assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
-    assert sorted(request["source"] for request in sync_requests()) == ["calendar", "gmail"]
+    assert sorted(request["source"] for request in sync_requests()) == ["gmail"]
     assert GRANT_DOC in all_document_paths()
 
 
@@ -90,7 +103,7 @@ def test_a_ciphertext_copied_to_another_connection_does_not_decrypt(connect_worl
     )
     client().document("tenants/acme/connections/user-2/grant/refresh_token").set(grant)
     with pytest.raises(Permanent) as refused:
-        get_container().lifecycle.credentials("acme", "user-2")
+        get_container().grants.refresh_token("acme", "user-2")
     assert refused.value.code == "token_undecryptable"
 
 
@@ -167,22 +180,14 @@ def test_access_denied_on_the_consent_page_stores_nothing(connect_world: Connect
 
 
 def test_partly_granted_scopes_turn_those_features_off_with_a_reason(connect_world: ConnectDriver) -> None:
-    granted = [
-        "openid",
-        "email",
-        "https://www.googleapis.com/auth/gmail.readonly",
-        "https://www.googleapis.com/auth/calendar.events",
-    ]
+    granted = ["openid", "email", "https://www.googleapis.com/auth/gmail.readonly"]
     assert connect_world.connect(grant=granted).outcome == "connected"
     features = connect_world.status().get_json()["features"]
-    assert features["mail"] == {
-        "enabled": False,
-        "reason": "scope_not_granted",
-        "missing_scopes": [GMAIL_SEND],
-    }
-    assert features["contacts"]["enabled"] is True
-    assert features["calendar"]["enabled"] is True
-    assert [request["source"] for request in sync_requests()] == ["calendar"]
+    off = {"enabled": False, "reason": "scope_not_granted", "missing_scopes": [GMAIL_SEND]}
+    assert features["mail"] == off
+    assert features["contacts"] == off  # built on mail: off for the same reason
+    assert sync_requests() == []
+    assert connect_world.standin.calls.calls(method_id="gmail.users.watch") == []
 
 
 def test_a_plan_without_email_sync_leaves_mail_off_and_starts_no_gmail_watch(
@@ -194,7 +199,7 @@ def test_a_plan_without_email_sync_leaves_mail_off_and_starts_no_gmail_watch(
     assert connect_world.connect().outcome == "connected"
     status = connect_world.status().get_json()
     assert status["features"]["mail"]["reason"] == "plan_excludes"
-    assert status["watches"] == {}
+    assert status["watches"] == []
     assert connect_world.standin.calls.calls(method_id="gmail.users.watch") == []
 
 
@@ -214,11 +219,13 @@ def test_a_later_invalid_grant_turns_into_needs_reconnect_without_a_retry_loop(
     assert (status["status"], status["needs_reconnect_reason"], status["watches"]) == (
         "needs_reconnect",
         "invalid_grant",
-        {},
+        [],
     )
     refreshes = len(connect_world.standin.calls.calls(method_id="oauth.token"))
     assert connect_world.renew_watches().get_json() == {
         "renewed": 0,
+        "started": 0,
+        "stopped": 0,
         "needs_reconnect": 0,
         "failed": 0,
         "skipped": 0,
@@ -235,13 +242,19 @@ def test_renewal_extends_a_watch_that_ends_soon_and_leaves_a_fresh_one(connect_w
     watch_due_for_renewal()
     assert connect_world.renew_watches().get_json()["renewed"] == 1
     assert len(connect_world.standin.calls.calls(method_id="gmail.users.watch")) == 2
-    expires = datetime.fromisoformat(connect_world.status().get_json()["watches"]["gmail"]["expires_at"])
-    assert expires - datetime.now(UTC) > timedelta(days=6)
+    watch = gmail_watch(connect_world.status().get_json())
+    assert watch is not None
+    assert datetime.fromisoformat(watch["expires_at"]) - datetime.now(UTC) > timedelta(days=6)
+    assert watch["renewed_at"] is not None
 
 
 def test_a_connection_without_a_recent_sync_gets_one_safety_net_sync(connect_world: ConnectDriver) -> None:
     connect_world.connect()
-    sync_requests()  # the first syncs of the connect
+    assert connect_world.deliver() == [200]  # the first sync
+    assert connect_world.renew_watches().get_json()["safety_net_syncs"] == 0  # it just synced
+    client().document("tenants/acme/sync_states/user-1_gmail").update(
+        {"last_success_at": datetime.now(UTC) - timedelta(hours=2)}  # and nothing since, pushes lost
+    )
     assert connect_world.renew_watches().get_json()["safety_net_syncs"] == 1
     assert connect_world.renew_watches().get_json()["safety_net_syncs"] == 0  # one pending already
     assert [(r["source"], r["reason"]) for r in sync_requests()] == [("gmail", "safety_net")]
@@ -292,9 +305,8 @@ def test_a_second_disconnect_is_a_no_op(connect_world: ConnectDriver) -> None:
 
 def test_a_reconnect_while_connected_keeps_the_synced_data_and_cursors(connect_world: ConnectDriver) -> None:
     connect_world.connect()
-    client().document(CONNECTION_DOC).update(
-        {"sync.gmail": {"history_id": "4242", "last_success_at": datetime.now(UTC)}}
-    )
+    assert connect_world.deliver() == [200]
+    cursor = client().document(SYNC_STATE_DOC).get().to_dict()["cursor"]
     client().document("tenants/acme/messages/m1").set(
         {"tenant_id": "acme", "connection_id": "user-1", "attached_to": []}
     )
@@ -303,7 +315,8 @@ def test_a_reconnect_while_connected_keeps_the_synced_data_and_cursors(connect_w
     assert connect_world.connect().outcome == "connected"  # consent again, e.g. for another feature
     status = connect_world.status().get_json()
     assert status["status"] == "active"
-    assert status["sync"]["gmail"]["history_id"] == "4242"
+    assert client().document(SYNC_STATE_DOC).get().to_dict()["cursor"] == cursor
+    assert status["sync"][0]["generation"] == 1  # no new full sync was begun
     assert status["created_at"] == created_at
     assert "tenants/acme/messages/m1" in all_document_paths()
 
@@ -312,9 +325,8 @@ def test_a_revocation_purges_unattached_copies_at_once_and_a_reconnect_syncs_afr
     connect_world: ConnectDriver,
 ) -> None:
     connect_world.connect()
-    client().document(CONNECTION_DOC).update(
-        {"sync.gmail": {"history_id": "4242", "last_success_at": datetime.now(UTC)}}
-    )
+    assert connect_world.deliver() == [200]
+    assert client().document(SYNC_STATE_DOC).get().to_dict()["cursor"]
     for key, attached in (("m-loose", []), ("m-kept", [{"type": "deal", "id": "d-1"}])):
         client().document(f"tenants/acme/messages/{key}").set(
             {"tenant_id": "acme", "connection_id": "user-1", "attached_to": attached}
@@ -325,7 +337,7 @@ def test_a_revocation_purges_unattached_copies_at_once_and_a_reconnect_syncs_afr
     connect_world.renew_watches()
     status = connect_world.status().get_json()
     assert status["status"] == "needs_reconnect"
-    assert "history_id" not in status["sync"]["gmail"]
+    assert client().document(SYNC_STATE_DOC).get().to_dict()["cursor"] is None
     assert "tenants/acme/messages/m-loose" not in all_document_paths()
     assert "tenants/acme/messages/m-kept" in all_document_paths()
 
@@ -393,25 +405,17 @@ def test_the_consent_page_round_trip_with_a_scope_unticked(connect_world: Connec
     from local_stack.user_browser import answer_consent
 
     browser = connect_world.browser()
-    authorization_url = connect_world.authorize("user-1", ["mail", "calendar"]).get_json()[
+    authorization_url = connect_world.authorize("user-1", ["mail", "contacts", "calendar"]).get_json()[
         "authorization_url"
     ]
     google_url = connect_world.start(browser, authorization_url).headers["Location"]
-    callback_url, offered = answer_consent(
-        google_url, account=ALICE, untick=["https://www.googleapis.com/auth/calendar.events"]
-    )
-    # Least privilege: exactly what mail and calendar need, and nothing for Drive.
-    assert sorted(offered) == sorted(
-        [
-            "https://www.googleapis.com/auth/calendar.events",
-            "https://www.googleapis.com/auth/gmail.readonly",
-            GMAIL_SEND,
-        ]
-    )
+    callback_url, offered = answer_consent(google_url, account=ALICE, untick=[GMAIL_SEND])
+    # Least privilege: exactly what mail and contacts need; nothing for Calendar, not delivered yet.
+    assert sorted(offered) == sorted(["https://www.googleapis.com/auth/gmail.readonly", GMAIL_SEND])
     assert connect_world.callback(browser, callback_url).outcome == "connected"
     features = connect_world.status().get_json()["features"]
-    assert features["mail"]["enabled"] is True
-    assert features["calendar"]["reason"] == "scope_not_granted"
+    assert (features["mail"]["enabled"], features["mail"]["reason"]) == (False, "scope_not_granted")
+    assert features["calendar"]["reason"] == "not_available"
 
 
 def test_a_rotated_token_key_reseals_the_grant_on_its_next_use(connect_world: ConnectDriver) -> None:
@@ -427,7 +431,8 @@ def test_a_rotated_token_key_reseals_the_grant_on_its_next_use(connect_world: Co
         os.environ["SECRET_MANAGER_ENDPOINT"], TEST_PROJECT, {"token-encryption-key": os.urandom(32)}
     )
     reset_container()  # a new instance: it reads the key's latest version afresh
-    get_container().lifecycle.credentials("acme", "user-1")
+    container = get_container()
+    container.grants.access("acme", container.lifecycle.get("acme", "user-1"))
     resealed = client().document(GRANT_DOC).get().to_dict()
     assert int(resealed["key_version"]) == int(sealed_under) + 1
     watch_due_for_renewal()

@@ -23,14 +23,14 @@ def test_moving_to_free_stops_gmail_at_once_and_a_paid_plan_starts_it_again(
     change_plan(connect_world, "Free")
     status = connect_world.status().get_json()
     assert status["features"]["mail"]["reason"] == "plan_excludes"
-    assert status["watches"] == {}
+    assert status["watches"] == []
     assert len(calls.calls(method_id="gmail.users.stop")) == 1
     assert sync_requests() == []
 
     change_plan(connect_world, "Standard")
     status = connect_world.status().get_json()
     assert status["features"]["mail"]["enabled"] is True
-    assert "gmail" in status["watches"]
+    assert [watch["source"] for watch in status["watches"]] == ["gmail"]
     assert len(calls.calls(method_id="gmail.users.watch")) == 2
     assert [(r["source"], r["reason"]) for r in sync_requests()] == [("gmail", "plan_change")]
 

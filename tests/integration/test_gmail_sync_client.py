@@ -1,4 +1,4 @@
-"""GmailSyncClient against the real Google stand-in: paging, batches, quota pacing, retries, dead grants.
+"""GmailClient against the real Google stand-in: paging, batches, quota pacing, retries, dead grants.
 
 Nothing here sleeps: the client's clock is the stand-in's, and its sleep moves the stand-in's clock on.
 """
@@ -16,7 +16,7 @@ from local_stack.google_standin.limits import WINDOW_SECONDS
 from local_stack.google_standin.mime_factory import MessageFactory
 from local_stack.google_standin.standin import GoogleStandIn
 from shared.errors import NeedsReconnect, NeedsResync, Permanent
-from shared.google_apis.gmail import GmailSyncClient
+from shared.google_apis.gmail import GmailClient
 from shared.google_apis.rate_limit import QuotaSettings, TokenBucket
 from tests.integration.helpers import ALICE, GMAIL_READ, seed_messages
 
@@ -49,9 +49,9 @@ def make_client(
     fake_time: StandInTime,
     quota: QuotaSettings | None = None,
     **options: Any,
-) -> GmailSyncClient:
+) -> GmailClient:
     quota = quota or QuotaSettings()
-    return GmailSyncClient(
+    return GmailClient(
         standin.credentials(ALICE, SCOPES),
         root_url=standin.api_root,
         quota=quota,

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local_stack.google_standin.oauth import subject_for
 from local_stack.google_standin.standin import GoogleStandIn
-from shared.auth.google_oidc import CachingRequest, GoogleCaller, GoogleOidcVerifier
 from shared.errors import Forbidden, Retryable, Unauthenticated
+from shared.google_apis.oidc import CachingRequest, GoogleCaller, GoogleOidcVerifier
 
 PUSH_AUDIENCE = "https://europe-west1-crm-google.cloudfunctions.net/gmail_push"
 SCHEDULER_AUDIENCE = "https://europe-west1-crm-google.cloudfunctions.net/renew_watches"

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.composition import get_container, reset_container
-from shared.mail.queries import QUERY_SHAPES, RangeFilter, build_query
+from shared.mail.shapes import QUERY_SHAPES
 from shared.mail.store import delete_unattached_copies
 from shared.plans import PLAN_POLICIES, Plan
 from shared.retention.nightly import PURGE_REPORTS, PurgeRequest, purge_tenant
+from shared.storage.shapes import RangeFilter, build_query
 from shared.sync.crash import CrashPointReached
 from tests.firestore_reads import client
 
@@ -106,14 +107,14 @@ def test_an_attach_that_races_the_purge_wins(stack_environment: dict[str, str]) 
         equal={"attached_to": []},
         ranges=[RangeFilter("received_at", "<", NOW - timedelta(days=60))],
     )
-    snapshots = list(eligible.stream())  # the purge has read its batch...
+    snapshots = scope.stream(eligible)  # the purge has read its batch...
     client().document("tenants/acme/messages/b").update({"attached_to": [DEAL]})  # ...a user attaches one...
     report_ref = scope.document(PURGE_REPORTS, "race")
-    report_ref.set({"tenant_id": "acme", "deleted": 0})
+    scope.set(report_ref, {"deleted": 0})
     deleted = delete_unattached_copies(scope, snapshots, counter=report_ref)  # ...and the purge commits
     assert deleted == 2
     assert copies("acme") == {"b"}
-    assert report_ref.get().to_dict()["deleted"] == 2
+    assert client().document(report_ref.path).get().to_dict()["deleted"] == 2
 
 
 def test_a_crash_mid_purge_then_a_rerun_ends_in_the_same_state_with_right_counts(
@@ -248,7 +249,7 @@ def test_purge_reports_are_listed_newest_run_first_in_pages_bound_to_their_listi
 ) -> None:
     from shared.errors import BadInput
     from shared.retention.nightly import list_purge_reports
-    from shared.storage.firestore import encode_page_token
+    from shared.storage.page_tokens import encode_page_token
 
     seed_tenant("acme", "Standard")
     runs = ["20261119", "20261120", "20261120-dry", "20261121"]

@@ -9,7 +9,7 @@ import pytest
 from shared.composition import get_container
 from shared.errors import BadInput, Conflict, NotFound
 from shared.plans import Plan
-from shared.storage.firestore import encode_page_token
+from shared.storage.page_tokens import encode_page_token
 from tests.firestore_reads import all_document_paths, client
 
 

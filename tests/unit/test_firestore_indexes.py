@@ -3,7 +3,7 @@
 The emulator serves any query without an index; production refuses one (FAILED_PRECONDITION) until the
 index exists. So this checks, without a server, (1) each shape in ``QUERY_SHAPES`` against the declared
 indexes, and (2) that the queries the code really builds, for every combination of filters, are exactly
-those shapes (each query is captured where it would be sent, compiled, and read back).
+those shapes (each query is captured where the store would run it, and read back).
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import firestore
 
+from shared.crm_links.entities import CrmEntity
 from shared.errors import NotFound
 from shared.mail import queries
-from shared.mail.queries import DOCUMENT_ID, QUERY_SHAPES, QueryShape
-from shared.retention.attachments import CrmEntity
-from shared.storage.firestore import TenantScope
+from shared.mail.shapes import QUERY_SHAPES
+from shared.storage.documents import DOCUMENT_ID, Query, Snapshot
+from shared.storage.memory import MemoryStore
+from shared.storage.scope import TenantScope
+from shared.storage.shapes import QueryShape
 from tests.conftest import REPO_ROOT
 
 INDEXES = REPO_ROOT / "infra" / "firestore" / "indexes.json"
@@ -122,8 +123,8 @@ def test_every_declared_index_serves_some_query() -> None:
         )
 
 
-# Field names the code filters or orders on outside QUERY_SHAPES: FieldFilter("name", ...), order_by("name").
-_LITERAL_QUERY_FIELD = re.compile(r"""(?:FieldFilter|order_by)\(\s*["']([A-Za-z_][\w.]*)["']""")
+# Field names the code filters or orders on outside QUERY_SHAPES: .where("name", ...), order_by("name").
+_LITERAL_QUERY_FIELD = re.compile(r"""(?:\.where|order_by)\(\s*["']([A-Za-z_][\w.]*)["']""")
 
 
 def queried_fields() -> dict[str, set[str]]:
@@ -194,36 +195,25 @@ def test_the_matching_rule_refuses_what_firestore_refuses() -> None:
 # --- the queries the code builds are the shapes ---------------------------------------------------------
 
 
-def _shape_of(query: Any) -> QueryShape:
-    """Read a built query back as (equality, array-contains, ranges, order) from what would be sent."""
-    structured = query._to_protobuf()
-    where = structured.where
-    filters = (
-        [item.field_filter for item in where.composite_filter.filters]
-        if where.composite_filter.filters
-        else ([where.field_filter] if where.field_filter.field.field_path else [])
-    )
+def _shape_of(query: Query) -> QueryShape:
+    """Read a built query back as (equality, array-contains, ranges, order)."""
     equality, ranges, array = [], [], None
-    for item in filters:
-        operator = type(item).Operator(item.op).name
-        if operator == "EQUAL":
-            equality.append(item.field.field_path)
-        elif operator == "ARRAY_CONTAINS":
+    for item in query.filters:
+        if item.operator == "==":
+            equality.append(item.field)
+        elif item.operator == "array_contains":
             assert array is None, "two array-contains filters: Firestore refuses the query"
-            array = item.field.field_path
+            array = item.field
         else:
-            assert operator in {"LESS_THAN", "LESS_THAN_OR_EQUAL", "GREATER_THAN", "GREATER_THAN_OR_EQUAL"}
-            ranges.append(item.field.field_path)
-    order = tuple(
-        (item.field.field_path, "ASCENDING" if item.direction == 1 else "DESCENDING")
-        for item in structured.order_by
-    )
+            assert item.operator in {"<", "<=", ">", ">="}
+            ranges.append(item.field)
+    assert query.parent is not None
     return QueryShape(
-        collection=structured.from_[0].collection_id,
+        collection=query.parent.rsplit("/", 1)[-1],
         equality=tuple(equality),
         array_contains=array,
         ranges=tuple(dict.fromkeys(ranges)),
-        order=order,
+        order=tuple((order.field, order.direction) for order in query.orders),
     )
 
 
@@ -240,22 +230,31 @@ def _matches_declared_shape(sent: QueryShape) -> bool:
     return False
 
 
+class RecordingStore(MemoryStore):
+    """Keeps every query it is asked to run (and answers it from an empty store)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Query] = []
+
+    def stream(self, query: Query) -> list[Snapshot]:
+        self.sent.append(query)
+        return super().stream(query)
+
+
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    captured: list[Any] = []
-
-    def run(query: Any) -> list[Any]:
-        captured.append(query)
-        return []
-
-    monkeypatch.setattr(queries, "_run", run)
-    return captured
+def store() -> RecordingStore:
+    return RecordingStore()
 
 
 @pytest.fixture
-def scope() -> TenantScope:
-    # No server is contacted: queries are only built and compiled.
-    return TenantScope(firestore.Client(project="index-check", credentials=AnonymousCredentials()), "acme")
+def sent(store: RecordingStore) -> list[Query]:
+    return store.sent
+
+
+@pytest.fixture
+def scope(store: RecordingStore) -> TenantScope:
+    return TenantScope(store, "acme")
 
 
 AFTER = datetime(2024, 1, 1, tzinfo=UTC)
@@ -320,8 +319,8 @@ def test_the_record_listing_sends_its_declared_indexed_shape(sent: list[Any], sc
         group == "messages" and serves(fields, QUERY_SHAPES["attached"])
         for group, fields in declared_indexes()
     )
-    value = query._to_protobuf().where.field_filter.value.map_value.fields
-    assert {key: item.string_value for key, item in value.items()} == {"type": "deal", "id": "D-1"}
+    (contains,) = [item for item in query.filters if item.operator == "array_contains"]
+    assert list(contains.value.items()) == [("type", "deal"), ("id", "D-1")]  # keys in the stored order
 
 
 def test_the_push_lookup_by_address_has_its_collection_group_index() -> None:

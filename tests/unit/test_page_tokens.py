@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shared.errors import BadInput
-from shared.storage.firestore import decode_ordered_page_token, decode_page_token, encode_page_token
+from shared.storage.page_tokens import decode_ordered_page_token, decode_page_token, encode_page_token
 
 
 def raw_token(payload: object) -> str:

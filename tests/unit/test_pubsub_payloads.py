@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from shared.errors import BadInput
-from shared.messaging.pubsub import parse_pubsub_model
+from shared.messaging.ports import parse_pubsub_model
 from shared.retention.nightly import PurgeRequest, parse_purge_request
 from shared.sync.requests import Source, SyncRequest, parse_sync_request
 

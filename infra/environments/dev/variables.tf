@@ -120,6 +120,12 @@ variable "purge_worker_max_instances" {
   default     = null
 }
 
+variable "outbound_worker_max_instances" {
+  description = "Most outbound-worker instances (concurrent CRM-to-Google writes). Null: the module's default (10)."
+  type        = number
+  default     = null
+}
+
 variable "gmail_price_list" {
   description = "Gmail quota price list, \"2026-05\" or \"legacy\" (projects created before 2026-05-01). Null: the module's default (\"2026-05\")."
   type        = string

@@ -34,11 +34,12 @@ module "platform" {
   function_source_zips = var.function_source_zips
   api                  = var.api
 
-  push_coalesce_seconds       = var.push_coalesce_seconds
-  sync_worker_max_instances   = var.sync_worker_max_instances
-  purge_worker_max_instances  = var.purge_worker_max_instances
-  gmail_price_list            = var.gmail_price_list
-  gmail_user_units_per_minute = var.gmail_user_units_per_minute
-  alert_notification_channels = var.alert_notification_channels
-  reconnect_alert_threshold   = var.reconnect_alert_threshold
+  push_coalesce_seconds         = var.push_coalesce_seconds
+  sync_worker_max_instances     = var.sync_worker_max_instances
+  purge_worker_max_instances    = var.purge_worker_max_instances
+  outbound_worker_max_instances = var.outbound_worker_max_instances
+  gmail_price_list              = var.gmail_price_list
+  gmail_user_units_per_minute   = var.gmail_user_units_per_minute
+  alert_notification_channels   = var.alert_notification_channels
+  reconnect_alert_threshold     = var.reconnect_alert_threshold
 }

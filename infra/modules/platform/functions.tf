@@ -8,13 +8,14 @@ locals {
   # read from the function would be a dependency cycle. Not a variable, so the URL the code uses cannot
   # drift from where the function lives; check "function_urls" compares it with the URL Google reports.
   # The push subscriptions (push.tf) use these as endpoint and OIDC audience.
-  function_base_url  = "https://${var.region}-${var.project_id}.cloudfunctions.net"
-  oauth_callback_url = "${local.function_base_url}/oauth-callback"
-  renew_watches_url  = "${local.function_base_url}/renew-watches"
-  gmail_push_url     = "${local.function_base_url}/gmail-push"
-  sync_worker_url    = "${local.function_base_url}/sync-worker"
-  daily_purge_url    = "${local.function_base_url}/daily-purge"
-  purge_worker_url   = "${local.function_base_url}/purge-worker"
+  function_base_url   = "https://${var.region}-${var.project_id}.cloudfunctions.net"
+  oauth_callback_url  = "${local.function_base_url}/oauth-callback"
+  renew_watches_url   = "${local.function_base_url}/renew-watches"
+  gmail_push_url      = "${local.function_base_url}/gmail-push"
+  sync_worker_url     = "${local.function_base_url}/sync-worker"
+  daily_purge_url     = "${local.function_base_url}/daily-purge"
+  purge_worker_url    = "${local.function_base_url}/purge-worker"
+  outbound_worker_url = "${local.function_base_url}/outbound-worker"
 
   # The code sends Google's consent back to <OAUTH_CALLBACK_URL>/callback: the client's redirect URI.
   oauth_redirect_uri = "${local.oauth_callback_url}/callback"
@@ -51,15 +52,23 @@ locals {
   purge_worker_timeout_seconds = 540
   purge_time_budget_seconds    = 420
 
+  # One write is a token refresh and one or two Google calls, each retried with backoff by the client.
+  # As for a sync's lease, the claim on a write outlives the function's timeout, so a live worker never
+  # loses its claim and a crashed one holds the write for at most that long; the push subscription's
+  # ack deadline (push.tf) is above the timeout.
+  outbound_worker_timeout_seconds = 90
+  write_claim_seconds             = 120
+
   # Runtime identity per function, for the bindings below, in pubsub.tf and in secrets.tf.
   function_members = {
-    api            = module.api.service_account_member
-    gmail-push     = module.gmail_push.service_account_member
-    oauth-callback = module.oauth_callback.service_account_member
-    renew-watches  = module.renew_watches.service_account_member
-    sync-worker    = module.sync_worker.service_account_member
-    daily-purge    = module.daily_purge.service_account_member
-    purge-worker   = module.purge_worker.service_account_member
+    api             = module.api.service_account_member
+    gmail-push      = module.gmail_push.service_account_member
+    oauth-callback  = module.oauth_callback.service_account_member
+    renew-watches   = module.renew_watches.service_account_member
+    sync-worker     = module.sync_worker.service_account_member
+    daily-purge     = module.daily_purge.service_account_member
+    purge-worker    = module.purge_worker.service_account_member
+    outbound-worker = module.outbound_worker.service_account_member
   }
 }
 
@@ -353,6 +362,53 @@ module "purge_worker" {
   ]
 }
 
+# HTTP-triggered and fed by our own push subscription (outbound-requests-push, push.tf), as sync_worker
+# is and for the same reason: a dead-letter policy. The code keeps its cloud_event signature. It makes
+# each queued CRM-to-Google write (today Gmail read state) exactly once, through its record in Firestore;
+# it refreshes Google tokens, so it reads both secrets (secrets.tf), and publishes nothing.
+module "outbound_worker" {
+  source = "../function"
+
+  project               = var.project_id
+  region                = var.region
+  name                  = "outbound-worker"
+  description           = "Carries out one CRM-to-Google write, pushed by Pub/Sub (outbound-requests-push) with retries and a dead-letter topic."
+  entry_point           = "outbound_worker"
+  source_zip_path       = var.function_source_zips["outbound_worker"]
+  bucket                = google_storage_bucket.function_sources.name
+  build_service_account = google_service_account.function_builder.id
+  labels                = local.labels
+
+  environment_variables = merge(local.gmail_quota_environment, {
+    ENVIRONMENT             = var.environment
+    GOOGLE_CLOUD_PROJECT    = var.project_id
+    GOOGLE_OAUTH_CLIENT_ID  = var.google_oauth_client_id
+    OUTBOUND_REQUESTS_TOPIC = module.topics["outbound-requests"].name
+    # It records its own writes in the sync state (the sync then takes their echo for ours); it
+    # publishes nothing.
+    SYNC_REQUESTS_TOPIC        = module.topics["sync-requests"].name
+    MAIL_READ_STATE_WRITE_BACK = tostring(var.mail_read_state_write_back)
+    WRITE_CLAIM_SECONDS        = tostring(local.write_claim_seconds)
+  })
+
+  memory          = "512Mi"
+  timeout_seconds = local.outbound_worker_timeout_seconds
+  max_instances   = var.outbound_worker_max_instances
+  # One write per instance: the Gmail client's transport (httplib2) is not thread-safe.
+  concurrency = 1
+
+  # Pub/Sub push comes from outside any VPC, so ingress is open; IAM is the gate.
+  #checkov:skip=CKV_GCP_124:Pub/Sub push comes from outside any VPC; IAM (this function's push invoker only) is the gate.
+  ingress_settings = "ALLOW_ALL"
+  invokers         = ["serviceAccount:${local.push_invoker_emails["outbound-worker-invoker"]}"]
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.function_builder,
+    google_service_account.push_invoker, # the invoker binding names it
+  ]
+}
+
 resource "google_project_iam_member" "firestore_user" {
   # Firestore grants exist only on the project (it holds one database). Read and write documents; no
   # administration of the database, its indexes or exports.
@@ -372,6 +428,7 @@ check "function_urls" {
       module.sync_worker.url == local.sync_worker_url,
       module.daily_purge.url == local.daily_purge_url,
       module.purge_worker.url == local.purge_worker_url,
+      module.outbound_worker.url == local.outbound_worker_url,
     ])
     error_message = "Google reports function URLs other than the ones computed in functions.tf: OAUTH_CALLBACK_URL, the OAuth redirect URI, a Scheduler target or a push endpoint would be wrong."
   }

@@ -1,5 +1,5 @@
-# What ops are told about (infra/README.md, "Alerts and the dashboard"): dead letters arriving, Gmail
-# watch renewals failing, purge errors, a burst of connections needing reconnect. Each alert's
+# What ops are told about (infra/README.md, "Alerts and the dashboard"): dead letters arriving, push
+# channel renewals failing, purge errors, a burst of connections needing reconnect. Each alert's
 # documentation names its runbook section. The log-based metrics count entries the code writes
 # (shared/structured_logging: jsonPayload.message plus the entry's fields) or that Cloud Scheduler
 # writes; tests/infra/test_monitoring.py checks each counted message against the code. The dashboard
@@ -69,18 +69,23 @@ locals {
       filter       = "resource.type = \"cloud_scheduler_job\" AND severity >= ERROR"
       labels       = []
     }
-    # renew-watches logs "gmail watch not renewed" for each connection whose watch Gmail refused to
-    # renew (after the client's own retries), and answers 5xx ("request handled", status >= 500) when
-    # a whole run fails. A revoked grant is not a failure: it counts under reconnects.
+    # renew-watches' daily round logs "push channel not started" (fields tenant_id, source, code) for
+    # each push channel (a Gmail watch today; Calendar and Drive later) Google refused to start or
+    # renew (after the client's own retries), and answers 5xx ("request handled", status >= 500) when a
+    # whole run fails. A revoked grant is not a failure: it counts under reconnects. Only renew-watches
+    # is counted: a channel a connect or plan change could not start is started by the next round.
     "watch-renewal-failures" = {
-      display_name = "Gmail watch renewal failures"
-      description  = "renew-watches entries of a Gmail watch not renewed, or of a run that failed."
+      display_name = "Push channel renewal failures"
+      description  = "renew-watches entries of a push channel (Gmail watch) not started or renewed, or of a run that failed."
       filter = join(" AND ", [
         "resource.type = \"cloud_run_revision\"",
         "resource.labels.service_name = \"${module.renew_watches.name}\"",
-        "(jsonPayload.message = \"gmail watch not renewed\" OR (jsonPayload.message = \"request handled\" AND jsonPayload.status >= 500))",
+        "(jsonPayload.message = \"push channel not started\" OR (jsonPayload.message = \"request handled\" AND jsonPayload.status >= 500))",
       ])
-      labels = [{ key = "message", field = "jsonPayload.message", description = "\"gmail watch not renewed\" (one connection) or \"request handled\" (the whole run failed)." }]
+      labels = [
+        { key = "message", field = "jsonPayload.message", description = "\"push channel not started\" (one channel) or \"request handled\" (the whole run failed)." },
+        { key = "source", field = "jsonPayload.source", description = "The channel's source (gmail, later calendar, drive); empty for a failed run." },
+      ]
     }
     # Logged wherever Google refuses a grant (invalid_grant: the user revoked access, changed their
     # password, or an admin removed the app): sync-worker, renew-watches or api.
@@ -90,12 +95,17 @@ locals {
       filter       = "resource.type = \"cloud_run_revision\" AND jsonPayload.message = \"connection needs reconnect\""
       labels       = [{ key = "reason", field = "jsonPayload.reason", description = "Why the connection needs a reconnect, e.g. invalid_grant." }]
     }
-    # For the dashboard only: syncs finished per mode (full, partial, skipped), the system's heartbeat.
-    "gmail-syncs" = {
-      display_name = "Gmail syncs"
-      description  = "Gmail syncs finished by sync-worker, by mode."
-      filter       = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${module.sync_worker.name}\" AND jsonPayload.message = \"gmail sync done\""
-      labels       = [{ key = "mode", field = "jsonPayload.mode", description = "full, partial or skipped." }]
+    # For the dashboard only: syncs finished per source and mode, the system's heartbeat. sync-worker
+    # logs "sync done" with source (gmail; later calendar, drive) and mode; a request it skips at a
+    # gate logs "sync skipped" instead and is not counted.
+    "syncs" = {
+      display_name = "Syncs"
+      description  = "Syncs finished by sync-worker, by source and mode."
+      filter       = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${module.sync_worker.name}\" AND jsonPayload.message = \"sync done\""
+      labels = [
+        { key = "source", field = "jsonPayload.source", description = "gmail (later calendar, drive)." },
+        { key = "mode", field = "jsonPayload.mode", description = "full, partial, resync, or skipped (its lease was lost)." },
+      ]
     }
   }
 }
@@ -161,17 +171,17 @@ locals {
       documentation = "purge-worker logged a refused purge (a tenant with no known plan: nothing deleted), a purge report with errors, or a failed purge request; or Cloud Scheduler could not run daily-purge at all tonight (every attempt failed: nothing was queued). See infra/README.md, \"Nightly purge\": read the \"purge report\" and \"event failed\" entries of purge-worker, and the tenant's report in tenants/{tenant}/purge_reports/{run}."
     }
     "watch-renewals-failing" = {
-      display_name = "Gmail watch renewals failing"
+      display_name = "Push channel renewals failing"
       conditions = [
         {
-          display_name = "renew-watches could not renew a watch, or its run failed"
+          display_name = "renew-watches could not start or renew a push channel, or its run failed"
           filter       = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.this["watch-renewal-failures"].name}\""
           threshold    = 0
           window       = "21600s"
         },
         local.scheduler_run_failed["renew-gmail-watches"],
       ]
-      documentation = "Gmail stops pushing for a mailbox 7 days after its watch was last renewed. renew-watches renews watches within 2 days of expiry, so a watch that fails today is retried tomorrow before it lapses; two failed days in a row and that mailbox syncs only through the daily safety net. See infra/README.md, \"Gmail watch renewals failing\": read renew-watches' \"gmail watch not renewed\" entries (their code says why) and the run's report."
+      documentation = "Google stops pushing changes when a push channel ends (a Gmail watch 7 days after it was last renewed). renew-watches renews channels within 2 days of their end, so a channel that fails today is retried tomorrow before it lapses; two failed days in a row and that source syncs only through the daily safety net. See infra/README.md, \"Push channel renewals failing\": read renew-watches' \"push channel not started\" entries (source and code say which and why) and the run's report."
     }
     # One user revoking access is normal (the CRM shows them a reconnect prompt); many at once mean
     # something on our side (the OAuth client or its secret, the consent screen's publishing status)
@@ -242,7 +252,7 @@ resource "google_monitoring_dashboard" "operations" {
     functions_regex                 = join("|", sort(keys(local.function_members)))
     push_subscriptions_regex        = join("|", sort(keys(local.push_subscriptions)))
     dead_letter_subscriptions_regex = join("|", sort([for s in google_pubsub_subscription.dead_letter_inspect : s.name]))
-    gmail_syncs_metric              = google_logging_metric.this["gmail-syncs"].name
+    syncs_metric                    = google_logging_metric.this["syncs"].name
     watch_renewal_failures_metric   = google_logging_metric.this["watch-renewal-failures"].name
     reconnect_metric                = google_logging_metric.this["connections-needing-reconnect"].name
     purge_errors_metric             = google_logging_metric.this["purge-errors"].name

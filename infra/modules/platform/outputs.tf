@@ -1,13 +1,14 @@
 output "function_urls" {
   description = "HTTPS URL per function name. api: its run.app URL (the CRM's ID token audience); the others: their cloudfunctions.net URL, which the OAuth client, the Scheduler jobs and the push subscriptions use."
   value = {
-    api            = module.api.uri
-    gmail-push     = local.gmail_push_url
-    oauth-callback = local.oauth_callback_url
-    renew-watches  = local.renew_watches_url
-    sync-worker    = local.sync_worker_url
-    daily-purge    = local.daily_purge_url
-    purge-worker   = local.purge_worker_url
+    api             = module.api.uri
+    gmail-push      = local.gmail_push_url
+    oauth-callback  = local.oauth_callback_url
+    renew-watches   = local.renew_watches_url
+    sync-worker     = local.sync_worker_url
+    daily-purge     = local.daily_purge_url
+    purge-worker    = local.purge_worker_url
+    outbound-worker = local.outbound_worker_url
   }
 }
 
@@ -32,6 +33,7 @@ output "service_account_emails" {
       sync-worker       = module.sync_worker.service_account_email
       daily-purge       = module.daily_purge.service_account_email
       purge-worker      = module.purge_worker.service_account_email
+      outbound-worker   = module.outbound_worker.service_account_email
       function-builder  = google_service_account.function_builder.email
       scheduler-invoker = google_service_account.scheduler_invoker.email
     },
@@ -40,7 +42,7 @@ output "service_account_emails" {
 }
 
 output "push_subscriptions" {
-  description = "Push subscription id per name (gmail-notifications-push, sync-requests-push, purge-requests-push)."
+  description = "Push subscription id per name (gmail-notifications-push, sync-requests-push, purge-requests-push, outbound-requests-push)."
   value       = { for name, subscription in google_pubsub_subscription.push : name => subscription.id }
 }
 
@@ -73,13 +75,14 @@ output "source_bucket" {
 output "function_source_objects" {
   description = "Source object each function was built from (functions/<name>/<sha256>.zip)."
   value = {
-    api            = module.api.source_object
-    gmail-push     = module.gmail_push.source_object
-    oauth-callback = module.oauth_callback.source_object
-    renew-watches  = module.renew_watches.source_object
-    sync-worker    = module.sync_worker.source_object
-    daily-purge    = module.daily_purge.source_object
-    purge-worker   = module.purge_worker.source_object
+    api             = module.api.source_object
+    gmail-push      = module.gmail_push.source_object
+    oauth-callback  = module.oauth_callback.source_object
+    renew-watches   = module.renew_watches.source_object
+    sync-worker     = module.sync_worker.source_object
+    daily-purge     = module.daily_purge.source_object
+    purge-worker    = module.purge_worker.source_object
+    outbound-worker = module.outbound_worker.source_object
   }
 }
 

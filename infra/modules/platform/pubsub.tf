@@ -15,6 +15,7 @@ locals {
       module.renew_watches.service_account_member,
       module.sync_worker.service_account_member,
     ]
+    # api queues the CRM's writes (outbound-worker carries them out and publishes nothing).
     "outbound-requests" = [module.api.service_account_member]
     # daily-purge fans out one request per tenant; purge-worker queues its own continuations.
     "purge-requests" = [
@@ -27,6 +28,7 @@ locals {
     "gmail-notifications-dead-letter" = [local.pubsub_service_agent]
     "sync-requests-dead-letter"       = [local.pubsub_service_agent]
     "purge-requests-dead-letter"      = [local.pubsub_service_agent]
+    "outbound-requests-dead-letter"   = [local.pubsub_service_agent]
   }
 }
 

@@ -14,9 +14,10 @@ locals {
   # One invoker per pushed function, each holding roles/run.invoker on that function only. Emails are
   # built, not read, so the functions' invoker lists are known at plan time.
   push_invokers = {
-    gmail-push-invoker   = "gmail-push"
-    sync-worker-invoker  = "sync-worker"
-    purge-worker-invoker = "purge-worker"
+    gmail-push-invoker      = "gmail-push"
+    sync-worker-invoker     = "sync-worker"
+    purge-worker-invoker    = "purge-worker"
+    outbound-worker-invoker = "outbound-worker"
   }
   push_invoker_emails = { for id, _ in local.push_invokers : id => "${id}@${var.project_id}.iam.gserviceaccount.com" }
 
@@ -50,6 +51,16 @@ locals {
       ack_deadline_seconds       = 600
       message_retention_duration = "604800s"
       dead_letter_topic          = "purge-requests-dead-letter"
+    }
+    "outbound-requests-push" = {
+      topic    = "outbound-requests"
+      endpoint = local.outbound_worker_url
+      invoker  = "outbound-worker-invoker"
+      # Above the function's timeout (90 s), as for syncs, and as long as a write's claim (120 s).
+      # Kept 7 days like sync requests: the write's record in Firestore stays queued until it is done.
+      ack_deadline_seconds       = 120
+      message_retention_duration = "604800s"
+      dead_letter_topic          = "outbound-requests-dead-letter"
     }
   }
 }
@@ -141,6 +152,7 @@ resource "google_pubsub_subscription" "push" {
     module.gmail_push,
     module.sync_worker,
     module.purge_worker,
+    module.outbound_worker,
     google_service_account_iam_member.pubsub_token_creator,
     google_pubsub_subscription.dead_letter_inspect,
   ]

@@ -114,8 +114,8 @@ variable "function_source_zips" {
 
   validation {
     # Keys are function directory names (functions/<name>/main.py), hence the underscores.
-    condition     = length(setsubtract(["api", "daily_purge", "gmail_push", "oauth_callback", "purge_worker", "renew_watches", "sync_worker"], keys(var.function_source_zips))) == 0
-    error_message = "The function_source_zips map needs \"api\", \"daily_purge\", \"gmail_push\", \"oauth_callback\", \"purge_worker\", \"renew_watches\" and \"sync_worker\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
+    condition     = length(setsubtract(["api", "daily_purge", "gmail_push", "oauth_callback", "outbound_worker", "purge_worker", "renew_watches", "sync_worker"], keys(var.function_source_zips))) == 0
+    error_message = "The function_source_zips map needs \"api\", \"daily_purge\", \"gmail_push\", \"oauth_callback\", \"outbound_worker\", \"purge_worker\", \"renew_watches\" and \"sync_worker\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
   }
 
   validation {
@@ -217,6 +217,18 @@ variable "purge_worker_max_instances" {
   validation {
     condition     = var.purge_worker_max_instances >= 1 && floor(var.purge_worker_max_instances) == var.purge_worker_max_instances
     error_message = "The purge_worker_max_instances must be a whole number, 1 or more."
+  }
+}
+
+variable "outbound_worker_max_instances" {
+  description = "Most outbound-worker instances at once; each carries out one write, so this caps concurrent CRM-to-Google writes and their Google calls."
+  type        = number
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.outbound_worker_max_instances >= 1 && floor(var.outbound_worker_max_instances) == var.outbound_worker_max_instances
+    error_message = "The outbound_worker_max_instances must be a whole number, 1 or more."
   }
 }
 

@@ -20,12 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from shared.auth import GOOGLE_ISSUERS, bearer_token
-from shared.errors import Forbidden, Retryable, Unauthenticated
+from shared.auth import bearer_token
+from shared.errors import Forbidden, IntegrationError, Retryable, Unauthenticated
 
 if TYPE_CHECKING:
     from google.auth import transport
 
+# Google's ID tokens name either form of its issuer.
+GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 # Google signs its ID tokens with RS256; any other header (none, HS256, ...) is refused before any fetch.
 ALLOWED_ALGORITHMS = frozenset({"RS256"})
@@ -288,3 +290,35 @@ def _signing_key_id(token: str) -> str | None:
         return None
     kid = header.get("kid")
     return kid if isinstance(kid, str) and kid else None
+
+
+class GoogleCallerAuth:
+    """Who may call a Google-triggered function (Pub/Sub push, Cloud Scheduler): its OIDC token checked
+    here (``oidc``), or by Cloud Run IAM in front of the function (``platform``)."""
+
+    def __init__(
+        self, *, caller: str, mode: str, audiences: Sequence[str], accounts: Sequence[str], certs_url: str
+    ) -> None:
+        self._caller = caller
+        self._mode = mode
+        self._audiences = list(audiences)
+        self._accounts = list(accounts)
+        self._certs_url = certs_url
+        self._verifier: GoogleOidcVerifier | None = None
+        self._lock = threading.Lock()
+
+    def authenticate(self, authorization: str | None) -> None:
+        if self._mode == "platform":
+            return  # Cloud Run IAM verified the token (and strips its signature before we see it)
+        if not (self._audiences and self._accounts):
+            raise IntegrationError(
+                f"{self._caller} authentication is not configured (audiences and service accounts).",
+                code=f"{self._caller}_auth_not_configured",
+            )
+        with self._lock:
+            if self._verifier is None:
+                self._verifier = GoogleOidcVerifier(
+                    audiences=self._audiences, allowed_emails=self._accounts, certs_url=self._certs_url
+                )
+            verifier = self._verifier
+        verifier.verify(authorization)

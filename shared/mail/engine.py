@@ -1,40 +1,36 @@
-"""Gmail into Firestore: the full sync and the partial (history) sync of one connection.
+"""Gmail into the store: the full sync and the partial (history) sync of one mailbox, as the sync
+engine's Gmail source (shared.sync.engine).
 
-State lives on the connection, under ``sync.gmail``: ``history_id`` is the cursor (everything Gmail
-changed up to it is stored), ``generation`` counts full syncs, ``full_sync`` is the progress of one
-under way. The cursor only moves after what it covers is stored (invariant 2); every write is an
-idempotent upsert, so a crash at any point converges on redelivery (invariant 3).
+The cursor is Gmail's ``historyId``: everything Gmail changed up to it is stored. ``generation`` counts
+full syncs; ``full_sync`` is the progress of one under way. The cursor only moves after what it covers
+is stored (invariant 2), every write is an idempotent upsert committed under the sync's lease, so a
+crash at any point converges on redelivery (invariant 3) and a sync that lost its lease stops.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import timedelta
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from shared.connections.records import connection_ref
 from shared.errors import NeedsResync
 from shared.mail.mime import parse_gmail_message
+from shared.mail.store import MailStore
+from shared.plans import Feature
 from shared.sync.crash import crash_point
-
-if TYPE_CHECKING:
-    from shared.mail.store import MailStore
-    from shared.storage.firestore import TenantScope
-
-logger = logging.getLogger(__name__)
+from shared.sync.engine import SyncedConnection, SyncJob, SyncReport
+from shared.sync.requests import DEFAULT_PARTITIONS, Source
 
 # Mail the CRM does not hold: drafts, chats, spam and trash (a copy that moves there is removed).
 SKIP_LABELS = frozenset({"SPAM", "TRASH", "DRAFT", "CHAT"})
 FETCH_CHUNK = 100  # ids fetched (in Gmail batches of 50) and stored per step: bounds memory
+MAILBOX = DEFAULT_PARTITIONS[Source.GMAIL]
 
 
 class GmailReader(Protocol):
-    """What the sync needs from Gmail (shared.google_apis.gmail.GmailSyncClient provides it)."""
+    """What the sync needs from Gmail (shared.google_apis.gmail.GmailClient provides it)."""
 
     def profile(self) -> dict[str, Any]: ...
 
@@ -60,66 +56,65 @@ class FullSyncProgress(BaseModel):
     pages_done: int = 0
 
 
-class GmailSyncState(BaseModel):
-    history_id: str | None = None
-    generation: int = 0
-    full_sync: FullSyncProgress | None = None
-    last_success_at: datetime | None = None
+def label_version(labels: Iterable[str]) -> str:
+    """How a write of ours names the label set it left on a message (recognised when it comes back)."""
+    return ",".join(sorted(set(labels)))
 
 
-@dataclass
-class SyncReport:
-    mode: str = "partial"
-    fetched: int = 0
-    created: int = 0
-    refreshed: int = 0
-    removed: int = 0
-    labels_updated: int = 0
-    continued: bool = False  # ran out of time; a continuation must be queued
-    notes: list[str] = field(default_factory=list)
+class GmailSyncEngine:
+    source = Source.GMAIL
+    feature = Feature.MAIL
 
-
-class GmailSync:
     def __init__(
-        self,
-        *,
-        scope: TenantScope,
-        connection_id: str,
-        state: GmailSyncState,
-        gmail: GmailReader,
-        store: MailStore,
-        retention_days: int,
-        time_budget_seconds: float,
-        clock: Callable[[], datetime],
-        page_size: int = 500,
-        monotonic: Callable[[], float] = time.monotonic,
+        self, *, gmail_for: Callable[[str, SyncedConnection], GmailReader], page_size: int = 500
     ) -> None:
-        self._scope = scope
-        self._connection_id = connection_id
-        self._state = state
-        self._gmail = gmail
-        self._store = store
-        self._retention_days = retention_days
-        self._clock = clock
-        self._monotonic = monotonic
-        self._deadline = monotonic() + time_budget_seconds
+        self._gmail_for = gmail_for
         self._page_size = page_size
-        self.report = SyncReport()
+
+    def partitions(self, connection: SyncedConnection) -> list[str]:
+        return [MAILBOX]
+
+    def run(self, job: SyncJob) -> SyncReport:
+        return _MailboxSync(job, self._gmail_for(job.tenant_id, job.connection), self._page_size).run()
+
+
+class _MailboxSync:
+    def __init__(self, job: SyncJob, gmail: GmailReader, page_size: int) -> None:
+        self._job = job
+        self._gmail = gmail
+        self._page_size = page_size
+        self._report = job.report
+        self._store = MailStore(
+            job.scope,
+            job.key.connection_id,
+            own_address=job.connection.google_email,
+            harvest_contacts=job.connection.enabled(Feature.CONTACTS),
+            commit=job.commit,
+        )
+
+    @property
+    def _history_id(self) -> str | None:
+        return self._job.state.cursor
+
+    @property
+    def _progress(self) -> FullSyncProgress | None:
+        raw = self._job.state.full_sync
+        return FullSyncProgress.model_validate(raw) if raw is not None else None
 
     def run(self) -> SyncReport:
-        if self._state.full_sync is None and self._state.history_id is None:
+        if self._progress is None and self._history_id is None:
             self._begin_full_sync(resync=False)
-        if self._state.full_sync is not None and not self._full_sync():
-            return self.report
+        if self._progress is not None and not self._full_sync():
+            return self._report
         try:
             self._partial_sync()
         except NeedsResync:
             # Gmail no longer has history that old: a full sync, bounded by retention, that also sweeps.
-            self.report.notes.append("history_expired")
+            self._report.notes.append("history_expired")
             self._begin_full_sync(resync=True)
             if self._full_sync():
                 self._partial_sync()
-        return self.report
+        return self._report
 
     # --- full sync -----------------------------------------------------------------------------------
 
@@ -127,21 +122,20 @@ class GmailSync:
         # The profile's historyId is read BEFORE listing: whatever arrives meanwhile is in the history
         # after it, and the partial sync that follows picks it up.
         start = str(self._gmail.profile()["historyId"])
-        cutoff = self._clock() - timedelta(days=self._retention_days)
+        cutoff = self._job.clock() - timedelta(days=self._job.retention_days)
         progress = FullSyncProgress(
             start_history_id=start,
             query=f"after:{int(cutoff.timestamp())}",
-            generation=self._state.generation + 1,
+            generation=self._job.state.generation + 1,
             resync=resync,
         )
-        self._state = self._state.model_copy(update={"full_sync": progress})
-        self._save({"sync.gmail.full_sync": progress.model_dump()})
+        self._job.save({"full_sync": progress.model_dump()})
 
     def _full_sync(self) -> bool:
         """Page by page, newest first; True when finished, False when out of time (progress saved)."""
-        progress = self._state.full_sync
+        progress = self._progress
         assert progress is not None
-        self.report.mode = "resync" if progress.resync else "full"
+        self._report.mode = "resync" if progress.resync else "full"
         resumed = progress.pages_done > 0 or progress.page_token is not None
         while True:
             listed, next_token = self._gmail.list_message_ids(
@@ -159,33 +153,22 @@ class GmailSync:
             )
             if next_token is None:
                 break
-            self._save({"sync.gmail.full_sync": progress.model_dump()})
-            if self._out_of_time():
-                self.report.continued = True
+            self._job.save({"full_sync": progress.model_dump()})
+            if self._job.out_of_time():
+                self._report.continued = True
                 return False
         if progress.resync:
-            self.report.removed += self._store.sweep_unseen(progress.generation)
-        self._state = GmailSyncState(
-            history_id=progress.start_history_id,
-            generation=progress.generation,
-            full_sync=None,
-            last_success_at=self._clock(),
-        )
-        self._save(
-            {
-                "sync.gmail.history_id": progress.start_history_id,
-                "sync.gmail.generation": progress.generation,
-                "sync.gmail.full_sync": None,
-                "sync.gmail.last_success_at": self._state.last_success_at,
-            }
+            self._report.removed += self._store.sweep_unseen(progress.generation)
+        self._job.save(
+            {"cursor": progress.start_history_id, "generation": progress.generation, "full_sync": None}
         )
         return True
 
     # --- partial sync --------------------------------------------------------------------------------
 
     def _partial_sync(self) -> None:
-        assert self._state.history_id is not None
-        start = self._state.history_id
+        start = self._history_id
+        assert start is not None
         page_token: str | None = None
         while True:
             answer = self._gmail.list_history(start_history_id=start, page_token=page_token)
@@ -195,15 +178,13 @@ class GmailSync:
             # A record's id is a valid place to resume from: the cursor moves page by page.
             cursor = str(records[-1]["id"]) if page_token and records else str(answer["historyId"])
             crash_point("gmail.partial.after_store_before_cursor")
-            self._state = self._state.model_copy(update={"history_id": cursor})
-            self._save({"sync.gmail.history_id": cursor})
+            if cursor != self._history_id:
+                self._job.save({"cursor": cursor})
             if page_token is None:
-                break
-            if self._out_of_time():
-                self.report.continued = True
                 return
-        now = self._clock()
-        self._save({"sync.gmail.last_success_at": now})
+            if self._job.out_of_time():
+                self._report.continued = True
+                return
 
     def _apply(self, records: Iterable[Mapping[str, Any]]) -> None:
         added: dict[str, list[str]] = {}
@@ -224,11 +205,18 @@ class GmailSync:
                     message = item["message"]
                     labels[message["id"]] = list(message.get("labelIds", []))
         wanted = [i for i, seen in added.items() if not SKIP_LABELS & set(labels.get(i, seen))]
-        fetched = self._fetch_and_store(wanted, self._state.generation)
+        fetched = self._fetch_and_store(wanted, self._job.state.generation)
         hidden = [i for i, current in labels.items() if SKIP_LABELS & set(current) and i not in fetched]
-        changed = {i: current for i, current in labels.items() if i not in fetched and i not in hidden}
-        self.report.labels_updated += self._store.update_labels(changed)
-        self.report.removed += self._store.remove([*deleted, *hidden])
+        changed = {
+            gmail_id: current
+            for gmail_id, current in labels.items()
+            if gmail_id not in fetched
+            and gmail_id not in hidden
+            # Our own write coming back (read state written from the CRM): the copy has it already.
+            and not self._job.is_own_write(gmail_id, label_version(current))
+        }
+        self._report.updated += self._store.update_labels(changed)
+        self._report.removed += self._store.remove([*deleted, *hidden])
 
     # --- shared --------------------------------------------------------------------------------------
 
@@ -240,14 +228,8 @@ class GmailSync:
             keep = {i: r for i, r in found.items() if not SKIP_LABELS & set(r.get("labelIds", []))}
             parsed = {gmail_id: parse_gmail_message(resource) for gmail_id, resource in keep.items()}
             result = self._store.store(keep, parsed, generation=generation)
-            self.report.fetched += len(found)
-            self.report.created += result.created
-            self.report.refreshed += result.refreshed
+            self._report.fetched += len(found)
+            self._report.created += result.created
+            self._report.updated += result.refreshed
             stored |= set(keep)
         return stored
-
-    def _save(self, changes: dict[str, Any]) -> None:
-        self._scope.update(connection_ref(self._scope, self._connection_id), changes)
-
-    def _out_of_time(self) -> bool:
-        return self._monotonic() >= self._deadline

@@ -1,71 +1,33 @@
-"""The endpoints of the CRM-facing API: request and response models, and one small handler each."""
+"""The API's mail endpoints: synced copies, threads, attachments' bytes, contacts, attaching copies to
+CRM records and tasks, and writing read state back to Gmail."""
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Protocol
 
 import flask
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.api.pagination import PageQuery
 from shared.api.routing import Call, Reply, Route
-from shared.connections.features import Feature
-from shared.connections.records import ConnectionRecord
-from shared.connections.service import ConnectionPage
+from shared.crm_links.entities import CrmEntity, EntityType
 from shared.errors import NotFound, Permanent
 from shared.ids import ExternalId
+from shared.mail import links
 from shared.mail import queries as mail
 from shared.mail.records import AttachmentMeta, StoredMessage
-from shared.plans import Plan
-from shared.retention import attachments
-from shared.retention.nightly import PurgeReportPage
-from shared.tenants.service import Tenant
+from shared.mail.writes import ReadStateWrites
+from shared.storage.scope import TenantScope
+from shared.tenants.service import TenantService
+from shared.writes.outbox import WriteView
+from shared.writes.routes import IDEMPOTENCY_KEY
 
-if TYPE_CHECKING:
-    from shared.composition import Container
-
-
-class Health(BaseModel):
-    status: Literal["ok"] = "ok"
-
-
-class TenantCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200, description="Display name of the tenant.")
-    plan: Plan = Field(description="The CRM plan the tenant is on.")
-
-
-class AuthorizeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    features: list[Feature] = Field(min_length=1, max_length=4, description="What the connection is for.")
-    return_url: str = Field(
-        min_length=1, max_length=2048, description="Where the browser returns; an allow-listed CRM origin."
-    )
-
-
-class AuthorizeResponse(BaseModel):
-    authorization_url: str = Field(description="Send the user's browser here (our page, then Google's).")
-    expires_at: datetime
-
-
-class Disconnected(BaseModel):
-    disconnected: bool = Field(description="False when there was nothing to disconnect (a repeat).")
-
-
-class PlanChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    plan: Plan
-
-
-# --- synced mail -------------------------------------------------------------------------------------
-
+CONNECTION = "/v1/tenants/<tenant_id>/users/<user_id>/google-connection"
 GMAIL_ID_PATTERN = r"^[0-9a-f]{1,40}$"  # Gmail's message and thread ids are lower-case hex
 PART_ID_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,4}){0,15}$"  # a MIME part's place: "1", "1.0", "2.1.3"
 LABEL_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"  # Gmail label ids: INBOX, CATEGORY_SOCIAL, Label_12
@@ -144,13 +106,32 @@ class AttachmentPath(MessagePath):
     part_id: str = Field(pattern=PART_ID_PATTERN, description="The attachment's MIME part id (1, 1.0).")
 
 
-def list_messages(services: Container, call: Call) -> Reply:
+class AttachmentSource(Protocol):
+    def get_attachment(self, message_id: str, attachment_id: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class MailApi:
+    tenants: TenantService
+    scope_for: Callable[[str], TenantScope]
+    # Gmail for one user's attachment downloads; NeedsReconnect (409) when the grant is gone.
+    attachments_of: Callable[[str, str], AttachmentSource]
+    read_state: ReadStateWrites
+
+
+class ReadStateChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    read: bool = Field(description="Mark the message read (true) or unread (false) in Gmail.")
+
+
+def list_messages(api: MailApi, call: Call) -> Reply:
     query = call.query_as(MessageQuery)
     tenant_id, user_id = call.path["tenant_id"], call.path["user_id"]
-    services.tenants.get(tenant_id)  # an unknown tenant is a 404, not an empty list
+    api.tenants.get(tenant_id)  # an unknown tenant is a 404, not an empty list
     return Reply(
         mail.list_messages(
-            services.tenant_scope(tenant_id),
+            api.scope_for(tenant_id),
             user_id,
             thread_id=query.thread_id,
             label=query.label,
@@ -163,27 +144,23 @@ def list_messages(services: Container, call: Call) -> Reply:
     )
 
 
-def get_message(services: Container, call: Call) -> Reply:
+def get_message(api: MailApi, call: Call) -> Reply:
     tenant_id = call.path["tenant_id"]
-    return Reply(
-        mail.get_message(services.tenant_scope(tenant_id), call.path["user_id"], call.path["gmail_id"])
-    )
+    return Reply(mail.get_message(api.scope_for(tenant_id), call.path["user_id"], call.path["gmail_id"]))
 
 
-def get_thread(services: Container, call: Call) -> Reply:
+def get_thread(api: MailApi, call: Call) -> Reply:
     tenant_id = call.path["tenant_id"]
-    return Reply(
-        mail.get_thread(services.tenant_scope(tenant_id), call.path["user_id"], call.path["thread_id"])
-    )
+    return Reply(mail.get_thread(api.scope_for(tenant_id), call.path["user_id"], call.path["thread_id"]))
 
 
-def list_contacts(services: Container, call: Call) -> Reply:
+def list_contacts(api: MailApi, call: Call) -> Reply:
     query = call.query_as(ContactQuery)
     tenant_id = call.path["tenant_id"]
-    services.tenants.get(tenant_id)
+    api.tenants.get(tenant_id)
     return Reply(
         mail.list_contacts(
-            services.tenant_scope(tenant_id),
+            api.scope_for(tenant_id),
             page_size=query.page_size,
             page_token=query.page_token,
             query=query.query,
@@ -191,26 +168,18 @@ def list_contacts(services: Container, call: Call) -> Reply:
     )
 
 
-def download_attachment(services: Container, call: Call) -> Reply:
+def download_attachment(api: MailApi, call: Call) -> Reply:
     """The attachment's bytes, fetched from Gmail now (never stored), with its type and file name."""
     tenant_id, user_id, gmail_id = call.path["tenant_id"], call.path["user_id"], call.path["gmail_id"]
-    meta = mail.get_attachment_meta(services.tenant_scope(tenant_id), user_id, gmail_id, call.path["part_id"])
+    meta = mail.get_attachment_meta(api.scope_for(tenant_id), user_id, gmail_id, call.path["part_id"])
     if meta.attachment_id is None:
         raise NotFound("This attachment cannot be fetched from Gmail.", code="attachment_not_found")
-    data = _fetch_attachment(services, tenant_id, user_id, gmail_id, meta.attachment_id)
+    data = _fetch_attachment(api, tenant_id, user_id, gmail_id, meta.attachment_id)
     return Reply(raw=attachment_response(data, meta))
 
 
-def _fetch_attachment(
-    services: Container, tenant_id: str, user_id: str, gmail_id: str, attachment_id: str
-) -> bytes:
-    gmail = services.gmail_sync(
-        tenant_id,
-        user_id,
-        services.lifecycle.credentials(tenant_id, user_id),  # NeedsReconnect (409) when the grant is gone
-        max_attempts=3,  # someone is waiting: a few quick retries, then 503 to try again later
-        backoff_max_seconds=4.0,
-    )
+def _fetch_attachment(api: MailApi, tenant_id: str, user_id: str, gmail_id: str, attachment_id: str) -> bytes:
+    gmail = api.attachments_of(tenant_id, user_id)
     try:
         return gmail.get_attachment(gmail_id, attachment_id)
     except Permanent as error:
@@ -250,68 +219,14 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
-def get_health(services: Container, call: Call) -> Reply:
-    return Reply(Health())
-
-
-def put_tenant(services: Container, call: Call) -> Reply:
-    request = call.body_as(TenantCreate)
-    tenant, created = services.tenants.create(call.path["tenant_id"], name=request.name, plan=request.plan)
-    return Reply(tenant, status=201 if created else 200)
-
-
-def get_tenant(services: Container, call: Call) -> Reply:
-    return Reply(services.tenants.get(call.path["tenant_id"]))
-
-
-def put_tenant_plan(services: Container, call: Call) -> Reply:
-    from shared.connections.plan_effects import apply_plan_change
-
-    tenant_id = call.path["tenant_id"]
-    before, tenant = services.tenants.change_plan(tenant_id, call.body_as(PlanChange).plan)
-    apply_plan_change(services, tenant_id, before, tenant.plan)  # Gmail watches stop or start at once
-    return Reply(tenant)
-
-
-def list_connections(services: Container, call: Call) -> Reply:
-    page = call.query_as(PageQuery)
-    services.tenants.get(call.path["tenant_id"])  # an unknown tenant is a 404, not an empty list
-    return Reply(
-        services.connections.list(
-            call.path["tenant_id"], page_size=page.page_size, page_token=page.page_token
-        )
-    )
-
-
-def authorize_connection(services: Container, call: Call) -> Reply:
-    request = call.body_as(AuthorizeRequest)
-    start = services.connect_flow.begin(
-        call.path["tenant_id"], call.path["user_id"], request.features, request.return_url
-    )
-    return Reply(AuthorizeResponse(authorization_url=start.authorization_url, expires_at=start.expires_at))
-
-
-def get_connection(services: Container, call: Call) -> Reply:
-    return Reply(services.lifecycle.get(call.path["tenant_id"], call.path["user_id"]))
-
-
-def delete_connection(services: Container, call: Call) -> Reply:
-    return Reply(
-        Disconnected(disconnected=services.lifecycle.disconnect(call.path["tenant_id"], call.path["user_id"]))
-    )
-
-
-# --- attaching mail to CRM records and tasks ---------------------------------------------------------
-
-
 class AttachRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    entity: attachments.CrmEntity = Field(description="The CRM record or task to attach the mail to.")
+    entity: CrmEntity = Field(description="The CRM record or task to attach the mail to.")
 
 
 class CrmRecordPath(BaseModel):
-    entity_type: attachments.EntityType = Field(description="The CRM's entity type: deal, lead, task, ...")
+    entity_type: EntityType = Field(description="The CRM's entity type: deal, lead, task, ...")
     entity_id: ExternalId = Field(description="The CRM's id of the record or task.")
 
 
@@ -327,112 +242,57 @@ class ThreadDetached(BaseModel):
     )
 
 
-def attach_message_to_crm(services: Container, call: Call) -> Reply:
+def attach_message_to_crm(api: MailApi, call: Call) -> Reply:
     entity = call.body_as(AttachRequest).entity
-    scope = services.tenant_scope(call.path["tenant_id"])
-    return Reply(attachments.attach_message(scope, call.path["user_id"], call.path["gmail_id"], entity))
+    scope = api.scope_for(call.path["tenant_id"])
+    return Reply(links.attach_message(scope, call.path["user_id"], call.path["gmail_id"], entity))
 
 
-def detach_message_from_crm(services: Container, call: Call) -> Reply:
-    entity = call.query_as(attachments.CrmEntity)
-    scope = services.tenant_scope(call.path["tenant_id"])
-    return Reply(attachments.detach_message(scope, call.path["user_id"], call.path["gmail_id"], entity))
+def detach_message_from_crm(api: MailApi, call: Call) -> Reply:
+    entity = call.query_as(CrmEntity)
+    scope = api.scope_for(call.path["tenant_id"])
+    return Reply(links.detach_message(scope, call.path["user_id"], call.path["gmail_id"], entity))
 
 
-def attach_thread_to_crm(services: Container, call: Call) -> Reply:
+def attach_thread_to_crm(api: MailApi, call: Call) -> Reply:
     entity = call.body_as(AttachRequest).entity
-    scope = services.tenant_scope(call.path["tenant_id"])
-    count = attachments.attach_thread(scope, call.path["user_id"], call.path["thread_id"], entity)
+    scope = api.scope_for(call.path["tenant_id"])
+    count = links.attach_thread(scope, call.path["user_id"], call.path["thread_id"], entity)
     return Reply(ThreadAttached(attached=count))
 
 
-def detach_thread_from_crm(services: Container, call: Call) -> Reply:
-    entity = call.query_as(attachments.CrmEntity)
-    scope = services.tenant_scope(call.path["tenant_id"])
-    count = attachments.detach_thread(scope, call.path["user_id"], call.path["thread_id"], entity)
+def detach_thread_from_crm(api: MailApi, call: Call) -> Reply:
+    entity = call.query_as(CrmEntity)
+    scope = api.scope_for(call.path["tenant_id"])
+    count = links.detach_thread(scope, call.path["user_id"], call.path["thread_id"], entity)
     return Reply(ThreadDetached(detached=count))
 
 
-def list_crm_record_messages(services: Container, call: Call) -> Reply:
+def list_crm_record_messages(api: MailApi, call: Call) -> Reply:
     page = call.query_as(PageQuery)
     tenant_id = call.path["tenant_id"]
-    entity = attachments.CrmEntity(type=call.path["entity_type"], id=call.path["entity_id"])
-    services.tenants.get(tenant_id)  # an unknown tenant is a 404, not an empty list
+    entity = CrmEntity(type=call.path["entity_type"], id=call.path["entity_id"])
+    api.tenants.get(tenant_id)  # an unknown tenant is a 404, not an empty list
     return Reply(
         mail.list_attached(
-            services.tenant_scope(tenant_id), entity, page_size=page.page_size, page_token=page.page_token
+            api.scope_for(tenant_id), entity, page_size=page.page_size, page_token=page.page_token
         )
     )
 
 
-def list_purge_reports(services: Container, call: Call) -> Reply:
-    from shared.retention.nightly import list_purge_reports as reports
+def set_read_state(api: MailApi, call: Call) -> Reply:
+    change = call.body_as(ReadStateChange)
+    record = api.read_state.submit(
+        call.path["tenant_id"],
+        call.path["user_id"],
+        call.path["gmail_id"],
+        read=change.read,
+        key=call.headers.get(IDEMPOTENCY_KEY.name),
+    )
+    return Reply(WriteView.of(record), status=202)
 
-    page = call.query_as(PageQuery)
-    services.tenants.get(call.path["tenant_id"])  # an unknown tenant is a 404, not an empty list
-    scope = services.tenant_scope(call.path["tenant_id"])
-    return Reply(reports(scope, page_size=page.page_size, page_token=page.page_token))
 
-
-CONNECTION = "/v1/tenants/<tenant_id>/users/<user_id>/google-connection"
-
-ROUTES: list[Route[Container]] = [
-    Route("GET", "/v1/health", "getHealth", "Liveness of the API.", get_health, Health, authenticated=False),
-    Route(
-        "PUT",
-        "/v1/tenants/<tenant_id>",
-        "putTenant",
-        "Create the caller's tenant; repeating the same creation is a no-op (200).",
-        put_tenant,
-        Tenant,
-        success_statuses=(200, 201),
-        body_model=TenantCreate,
-        problem_statuses=(409,),
-    ),
-    Route("GET", "/v1/tenants/<tenant_id>", "getTenant", "Read the caller's tenant.", get_tenant, Tenant),
-    Route(
-        "PUT",
-        "/v1/tenants/<tenant_id>/plan",
-        "putTenantPlan",
-        "Move the tenant to another plan; email sync gating follows at once.",
-        put_tenant_plan,
-        Tenant,
-        body_model=PlanChange,
-    ),
-    Route(
-        "GET",
-        "/v1/tenants/<tenant_id>/connections",
-        "listConnections",
-        "List the tenant's Google connections, a page at a time.",
-        list_connections,
-        ConnectionPage,
-        query_model=PageQuery,
-    ),
-    Route(
-        "POST",
-        f"{CONNECTION}:authorize",
-        "authorizeGoogleConnection",
-        "Start connecting the user's Google account: a one-time URL for their browser (10 minutes).",
-        authorize_connection,
-        AuthorizeResponse,
-        body_model=AuthorizeRequest,
-    ),
-    Route(
-        "GET",
-        CONNECTION,
-        "getGoogleConnection",
-        "The user's Google connection: features, granted scopes, sync and watch state, reconnect reason.",
-        get_connection,
-        ConnectionRecord,
-    ),
-    Route(
-        "DELETE",
-        CONNECTION,
-        "deleteGoogleConnection",
-        "Disconnect: revoke at Google, stop watches, delete the grant, purge unattached copies. Idempotent.",
-        delete_connection,
-        Disconnected,
-    ),
+ROUTES: list[Route[MailApi]] = [
     Route(
         "GET",
         f"{CONNECTION}/messages",
@@ -497,7 +357,7 @@ ROUTES: list[Route[Container]] = [
         "Detach a synced message from a CRM record or task (type and id in the query). Idempotent.",
         detach_message_from_crm,
         mail.MessageSummary,
-        query_model=attachments.CrmEntity,
+        query_model=CrmEntity,
         path_model=MessagePath,
     ),
     Route(
@@ -518,7 +378,7 @@ ROUTES: list[Route[Container]] = [
         "Detach every synced message of a thread from a CRM record or task (type and id in the query).",
         detach_thread_from_crm,
         ThreadDetached,
-        query_model=attachments.CrmEntity,
+        query_model=CrmEntity,
         path_model=ThreadPath,
     ),
     Route(
@@ -532,12 +392,17 @@ ROUTES: list[Route[Container]] = [
         path_model=CrmRecordPath,
     ),
     Route(
-        "GET",
-        "/v1/tenants/<tenant_id>/purge-reports",
-        "listPurgeReports",
-        "The nightly purge's reports for the tenant, newest first: plan, retention, deleted, kept.",
-        list_purge_reports,
-        PurgeReportPage,
-        query_model=PageQuery,
+        "PATCH",
+        f"{CONNECTION}/messages/<gmail_id>",
+        "setMessageReadState",
+        "Mark a synced message read or unread, in Gmail too (when the tenant writes read state back and "
+        "the user granted gmail.modify). Queued; its progress is the write's.",
+        set_read_state,
+        WriteView,
+        success_statuses=(202,),
+        body_model=ReadStateChange,
+        path_model=MessagePath,
+        problem_statuses=(403, 409),
+        headers=(IDEMPOTENCY_KEY,),
     ),
 ]

@@ -1,0 +1,1 @@
+"""The write path: every change this system makes at Google, made exactly once."""
