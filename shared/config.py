@@ -99,7 +99,8 @@ class Settings(BaseSettings):
     )
     oauth_state_ttl_seconds: int = Field(600, gt=0, description="How long a connect attempt may take.")
     mail_read_state_write_back: bool = Field(
-        False, description="Ask for gmail.modify so read state and labels can be written back to Gmail."
+        False,
+        description="Ask for gmail.modify at connect and write read state set in the CRM back to Gmail.",
     )
     gmail_push_topic: str = Field(
         "",

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from shared.errors import NeedsResync
+from shared.mail.labels import SKIP_LABELS, label_version
 from shared.mail.mime import parse_gmail_message
 from shared.mail.store import MailStore
 from shared.plans import Feature
@@ -23,8 +24,6 @@ from shared.sync.crash import crash_point
 from shared.sync.engine import SyncedConnection, SyncJob, SyncReport
 from shared.sync.requests import DEFAULT_PARTITIONS, Source
 
-# Mail the CRM does not hold: drafts, chats, spam and trash (a copy that moves there is removed).
-SKIP_LABELS = frozenset({"SPAM", "TRASH", "DRAFT", "CHAT"})
 FETCH_CHUNK = 100  # ids fetched (in Gmail batches of 50) and stored per step: bounds memory
 MAILBOX = DEFAULT_PARTITIONS[Source.GMAIL]
 
@@ -54,11 +53,6 @@ class FullSyncProgress(BaseModel):
     resync: bool  # after a stale cursor: copies Gmail no longer has are swept at the end
     page_token: str | None = None
     pages_done: int = 0
-
-
-def label_version(labels: Iterable[str]) -> str:
-    """How a write of ours names the label set it left on a message (recognised when it comes back)."""
-    return ",".join(sorted(set(labels)))
 
 
 class GmailSyncEngine:

@@ -18,11 +18,11 @@ from typing import Any, Protocol
 from shared.connections.features import GMAIL_MODIFY, has_scope
 from shared.connections.records import ConnectionRecord
 from shared.errors import DocumentMissing, Forbidden, NeedsReconnect, NotFound
-from shared.mail.engine import MAILBOX, label_version
+from shared.mail.labels import label_version
 from shared.mail.records import MESSAGES, message_doc_id
 from shared.plans import Feature
 from shared.storage.scope import TenantScope
-from shared.sync.requests import Source, SyncKey
+from shared.sync.requests import DEFAULT_PARTITIONS, Source, SyncKey
 from shared.sync.state import SyncStates
 from shared.writes.dispatcher import WriteAttempt
 from shared.writes.outbox import Outbox, WriteRecord
@@ -127,7 +127,9 @@ class SetReadState:
         scope = self._scope_for(tenant_id)
         # Remembered before the copy changes: the sync that meets the echo must know it is ours.
         SyncStates(scope, clock=self._clock).record_own_write(
-            SyncKey(connection.connection_id, Source.GMAIL, MAILBOX), gmail_id, label_version(labels)
+            SyncKey(connection.connection_id, Source.GMAIL, DEFAULT_PARTITIONS[Source.GMAIL]),
+            gmail_id,
+            label_version(labels),
         )
         # A copy purged or removed meanwhile: Gmail has the change, there is no copy to show it.
         with contextlib.suppress(DocumentMissing):

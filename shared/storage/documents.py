@@ -304,3 +304,14 @@ class CollectedWrites:
 
     def __len__(self) -> int:
         return len(self.operations)
+
+
+class CollectedBatch(CollectedWrites):
+    """A batch whose collected writes a store applies, all or none, at ``commit``."""
+
+    def __init__(self, apply: Callable[[Sequence[Operation]], dict[str, datetime]]) -> None:
+        super().__init__()
+        self._apply = apply
+
+    def commit(self) -> dict[str, datetime]:
+        return self._apply(self.operations)

@@ -20,6 +20,7 @@ from shared.errors import AlreadyExists, DocumentMissing, PreconditionFailed, Re
 from shared.storage.documents import (
     DELETE_FIELD,
     DOCUMENT_ID,
+    CollectedBatch,
     CollectedWrites,
     CollectionRef,
     DocRef,
@@ -129,8 +130,8 @@ class FirestoreStore:
         with _translated(writing=True):
             self._document(ref).delete(option=self._option(if_updated_at))
 
-    def batch(self) -> _Batch:
-        return _Batch(self)
+    def batch(self) -> CollectedBatch:
+        return CollectedBatch(self._commit)
 
     def run_transaction(self, work: Callable[[Any], T]) -> T:
         def attempt(transaction: Any) -> T:
@@ -215,15 +216,6 @@ class FirestoreStore:
             else:
                 cursor[order.field] = _encode_value(value)
         return cursor
-
-
-class _Batch(CollectedWrites):
-    def __init__(self, store: FirestoreStore) -> None:
-        super().__init__()
-        self._store = store
-
-    def commit(self) -> dict[str, datetime]:
-        return self._store._commit(self.operations)
 
 
 class _Transaction(CollectedWrites):

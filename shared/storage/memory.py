@@ -20,6 +20,7 @@ from shared.errors import AlreadyExists, DocumentMissing, PreconditionFailed
 from shared.storage.documents import (
     DELETE_FIELD,
     DOCUMENT_ID,
+    CollectedBatch,
     CollectedWrites,
     CollectionRef,
     DocRef,
@@ -98,8 +99,8 @@ class MemoryStore:
     def delete(self, ref: DocRef, *, if_updated_at: datetime | None = None) -> None:
         self._commit([Operation("delete", ref, if_updated_at=if_updated_at)])
 
-    def batch(self) -> _Batch:
-        return _Batch(self)
+    def batch(self) -> CollectedBatch:
+        return CollectedBatch(self._commit)
 
     def run_transaction(self, work: Callable[[Any], T]) -> T:
         with self._lock:
@@ -170,15 +171,6 @@ class MemoryStore:
             Snapshot(DocRef(path), _project(data, query.fields), self._update_times[path])
             for path, data in matches
         ]
-
-
-class _Batch(CollectedWrites):
-    def __init__(self, store: MemoryStore) -> None:
-        super().__init__()
-        self._store = store
-
-    def commit(self) -> dict[str, datetime]:
-        return self._store._commit(self.operations)
 
 
 class _Transaction(CollectedWrites):

@@ -75,7 +75,7 @@ class SyncRunner:
             raise Retryable("A sync of this source is running.", code="sync_busy")
         rerun = False
         try:
-            state = states.load(key)
+            state = lease.state or states.load(key)  # read by the lease's transaction: no second read
             job = SyncJob(
                 tenant_id=request.tenant_id,
                 connection=connection,

@@ -209,6 +209,7 @@ class SyncLease:
         self._ttl = ttl
         self._clock = clock
         self._version: datetime | None = None
+        self.state: SyncState | None = None  # the state as the acquiring transaction read it
 
     def acquire(self) -> bool:
         """True: this holder may sync now. False: another holds it (and now knows to run again)."""
@@ -227,6 +228,7 @@ class SyncLease:
             )
             if not state.exists:
                 transaction.set(state_ref, scope.stamp(identity))
+            self.state = SyncState.model_validate(state.to_dict() if state.exists else identity)
             return True
 
         if not scope.transaction(take):

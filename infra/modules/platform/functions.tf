@@ -85,7 +85,8 @@ module "api" {
   build_service_account = google_service_account.function_builder.id
   labels                = local.labels
 
-  # The gmail quota settings pace the attachment download (shared/api/endpoints.py).
+  # The gmail quota settings pace the attachment download (shared/mail/routes.py) and the watch a plan
+  # change starts (shared/sync/activation.py).
   environment_variables = merge(local.oauth_environment, local.gmail_quota_environment, {
     ENVIRONMENT             = var.environment
     GOOGLE_CLOUD_PROJECT    = var.project_id
