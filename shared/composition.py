@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from shared.google_apis.oauth import GoogleOAuthClient
     from shared.google_apis.oidc import GoogleCallerAuth
     from shared.mail.push import GmailPushHandler
+    from shared.mail.uploads import Uploads
     from shared.messaging.ports import Publisher
     from shared.retention.nightly import NightlyPurge
     from shared.secrets import SecretStore
@@ -57,6 +58,7 @@ class Container:
         self.settings = settings
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()
+        self._mailbox_limits: dict[tuple[str, str], tuple[Any, Any]] = {}
         if store is not None:  # unit tests: the in-memory store and publisher
             self._built["store"] = store
         if publisher is not None:
@@ -120,19 +122,28 @@ class Container:
         quota (``quota`` overrides fields of QuotaSettings); a grant Google refuses is reported to
         ``grants``, the one place that handles it."""
         from shared.google_apis.gmail import GmailClient
-        from shared.google_apis.rate_limit import QuotaSettings
+        from shared.google_apis.rate_limit import InFlightLimit, QuotaSettings
 
         access = self.grants.access(tenant_id, connection)  # NeedsReconnect when the grant is gone
         settings = self.settings
+        limits = QuotaSettings(
+            price_list=settings.gmail_price_list,
+            user_units_per_minute=settings.gmail_user_units_per_minute,
+            max_in_flight=settings.gmail_max_in_flight,
+            **quota,
+        )
+        # One budget per mailbox in this instance: every client of it (a sync, sends, downloads, the
+        # watch) draws on the same quota window and in-flight cap.
+        with self._lock:
+            bucket, in_flight = self._mailbox_limits.setdefault(
+                (tenant_id, connection.connection_id), (limits.bucket(), InFlightLimit(limits.max_in_flight))
+            )
         return GmailClient(
             access.credentials,
             root_url=settings.google_api_root_url or None,
-            quota=QuotaSettings(
-                price_list=settings.gmail_price_list,
-                user_units_per_minute=settings.gmail_user_units_per_minute,
-                max_in_flight=settings.gmail_max_in_flight,
-                **quota,
-            ),
+            quota=limits,
+            bucket=bucket,
+            in_flight=in_flight,
             on_invalid_grant=access.on_dead,
         )
 
@@ -396,19 +407,33 @@ class Container:
         )
 
     @property
+    def uploads(self) -> Uploads:
+        from shared.mail.uploads import Uploads
+
+        return self._once("uploads", lambda: Uploads(scope_for=self.tenant_scope, clock=utc_now))
+
+    @property
     def write_dispatcher(self) -> WriteDispatcher:
-        from shared.mail.writes import SetReadState
+        from shared.mail.sending import SendMessage
+        from shared.mail.writes import ModifyLabels
         from shared.writes.dispatcher import WriteDispatcher, WriteOperation
 
         def build() -> WriteDispatcher:
-            set_read = SetReadState(
+            modify = ModifyLabels(
                 connection_of=self._connection_of,
                 gmail_for=self.gmail_for,
                 scope_for=self.tenant_scope,
                 write_back=self.settings.mail_read_state_write_back,
                 clock=utc_now,
             )
-            operations: dict[str, WriteOperation] = {set_read.name: set_read}
+            send = SendMessage(
+                connection_of=self._connection_of,
+                gmail_for=self.gmail_for,
+                uploads=self.uploads,
+                scope_for=self.tenant_scope,
+                clock=utc_now,
+            )
+            operations: dict[str, WriteOperation] = {modify.name: modify, send.name: send}
             return WriteDispatcher(
                 operations=operations,
                 scope_for=self.tenant_scope,
@@ -447,7 +472,8 @@ class Container:
         from shared.api.routing import Router, mount
         from shared.connections import routes as connection_routes
         from shared.mail import routes as mail_routes
-        from shared.mail.writes import ReadStateWrites
+        from shared.mail.sending import OutboundMail
+        from shared.mail.writes import LabelChanges
         from shared.retention import routes as retention_routes
         from shared.tenants import routes as tenant_routes
         from shared.writes import routes as write_routes
@@ -460,12 +486,20 @@ class Container:
                 attachments_of=lambda tenant_id, user_id: self.gmail_for(
                     tenant_id, self.lifecycle.get(tenant_id, user_id), **quick
                 ),
-                read_state=ReadStateWrites(
+                labels=LabelChanges(
                     outbox=self.outbox,
                     connection_of=self._connection_of,
+                    gmail_for=lambda tenant_id, connection: self.gmail_for(tenant_id, connection, **quick),
                     scope_for=self.tenant_scope,
                     write_back=self.settings.mail_read_state_write_back,
                 ),
+                outbound=OutboundMail(
+                    outbox=self.outbox,
+                    uploads=self.uploads,
+                    connection_of=self._connection_of,
+                    scope_for=self.tenant_scope,
+                ),
+                uploads=self.uploads,
             )
 
         return Router(

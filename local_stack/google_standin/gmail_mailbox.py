@@ -152,6 +152,9 @@ class Mailbox:
             raise ValueError("history_retention must be at least 1 record, or None to keep all")
         self.email = email
         self.on_change: Callable[[Mailbox], None] | None = None
+        # Called with a sent message's bytes and its recipients' addresses, after the lock is released:
+        # the stand-in delivers it to those of its own accounts (Bcc stripped, as recipients get it).
+        self.on_sent: Callable[[bytes, list[str]], None] | None = None
         self._clock = clock
         self._lock = threading.RLock()
         self._history_id = first_history_id
@@ -447,7 +450,13 @@ class Mailbox:
             stored = self._add(message_id, chosen, raw, ["SENT"], now_ms, content)
             result = _id_triplet(stored)
         self._notify()
+        if self.on_sent is not None:
+            self.on_sent(raw, recipient_addresses(content))
         return result
+
+    def deliver(self, raw: bytes) -> dict[str, Any]:
+        """A message another account sent arrives: its Bcc header is not part of what recipients get."""
+        return self.insert(without_bcc(raw), label_ids=("INBOX", "UNREAD"), internal_date_ms=self._now_ms())
 
     def modify(
         self, message_id: str, *, add_label_ids: Sequence[str] = (), remove_label_ids: Sequence[str] = ()
@@ -659,6 +668,9 @@ class Mailbox:
             if label_id in ("TRASH", "SPAM"):
                 query.allows_spam_trash = True
             return lambda m: label_id is not None and label_id in m.label_ids
+        if operator == "rfc822msgid":  # the Message-ID header, with or without its angle brackets
+            wanted = f"<{value.strip().strip('<>')}>"
+            return lambda m: m.content.rfc_message_id == wanted
         # from: / to: a substring of an address or display name; "me" is this account
         needle = self.email.lower() if lowered == "me" else lowered
         if operator == "from":
@@ -676,10 +688,37 @@ class Mailbox:
         return None
 
 
-_OPERATORS = frozenset({"after", "before", "newer_than", "older_than", "in", "is", "label", "from", "to"})
+_OPERATORS = frozenset(
+    {"after", "before", "newer_than", "older_than", "in", "is", "label", "from", "to", "rfc822msgid"}
+)
 
 
 # --------------------------------------------------------------------- JSON shapes
+def recipient_addresses(content: _Content) -> list[str]:
+    """The lower-case addresses of a message's To, Cc and Bcc."""
+    headers = content.payload.get("headers", [])
+    values = [h["value"] for h in headers if h["name"].lower() in ("to", "cc", "bcc")]
+    return sorted({address.lower() for _, address in getaddresses(values) if "@" in address})
+
+
+def without_bcc(raw: bytes) -> bytes:
+    """The message with its Bcc header (and folded continuation lines) removed, the rest byte-identical."""
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    newline = b"\r\n"
+    if not separator:
+        head, separator, body = raw.partition(b"\n\n")
+        newline = b"\n"
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(newline):
+        if line[:1] in (b" ", b"\t") and dropping:
+            continue
+        dropping = line.lower().startswith(b"bcc:")
+        if not dropping:
+            kept.append(line)
+    return newline.join(kept) + separator + body
+
+
 def _system_label(name: str) -> dict[str, Any]:
     if name in _HIDDEN_SYSTEM_LABELS:
         return {

@@ -5,6 +5,7 @@ script faults, read the call log. Tests and the demo use this Python API; the ad
 
 from __future__ import annotations
 
+import functools
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -130,6 +131,7 @@ class GoogleStandIn:
                     email, clock=self.clock.now, history_retention=self.settings.history_retention
                 )
                 mailbox.on_change = self.push.on_change
+                mailbox.on_sent = functools.partial(self._deliver, email.lower())
                 self._mailboxes[email.lower()] = mailbox
             return self._mailboxes[email.lower()]
 
@@ -222,6 +224,14 @@ class GoogleStandIn:
         )
 
     # --- internals ------------------------------------------------------------------------------------
+
+    def _deliver(self, sender: str, raw: bytes, recipients: list[str]) -> None:
+        """Mail sent from one account arrives in the mailboxes of the stand-in's own accounts among its
+        recipients (everyone else is outside the stand-in: it goes nowhere)."""
+        with self._lock:
+            local = [self._mailboxes[r] for r in recipients if r in self._mailboxes and r != sender]
+        for mailbox in local:
+            mailbox.deliver(raw)
 
     def _resolve(self, token: str) -> tuple[str, frozenset[str]] | None:
         grant = self.oauth.resolve_access_token(token)

@@ -107,6 +107,12 @@ def _operation(route: Route[Any]) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": _ref(route.body_model)}},
         }
+    if route.raw_body_limit is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "description": f"The file's bytes, at most {route.raw_body_limit}; Content-Type: its media type.",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
     responses: dict[str, Any] = {
         str(status): _success(route.response_model, status) for status in route.success_statuses
     }

@@ -53,6 +53,8 @@ class Call:
     query: BaseModel | None
     body: BaseModel | None
     headers: Mapping[str, str] = field(default_factory=dict)  # only those the route declares
+    raw: bytes | None = None  # a raw body (an upload), for routes that take one
+    content_type: str | None = None  # the raw body's media type
 
     def body_as(self, model: type[BodyT]) -> BodyT:
         assert isinstance(self.body, model)
@@ -89,6 +91,8 @@ class Route(Generic[Services]):
     # Problem statuses this route can answer besides the ones every route can (documented in OpenAPI).
     problem_statuses: tuple[int, ...] = field(default_factory=tuple)
     headers: tuple[HeaderParam, ...] = ()
+    # A route taking raw bytes (an upload) rather than JSON: the most it takes (413 beyond).
+    raw_body_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -141,11 +145,18 @@ class Router:
             _validate(route.path_model, dict(path_params), where="path")
         query = _parse_query(route.query_model, request.args)
         body = self._parse_body(route.body_model, request)
+        raw = _read_raw(route.raw_body_limit, request) if route.raw_body_limit is not None else None
         headers = {h.name: value for h in route.headers if (value := request.headers.get(h.name)) is not None}
-        reply = route.handler(
-            mounted.services(),
-            Call(principal=principal, path=path_params, query=query, body=body, headers=headers),
+        call = Call(
+            principal=principal,
+            path=path_params,
+            query=query,
+            body=body,
+            headers=headers,
+            raw=raw,
+            content_type=(request.mimetype or None) if raw is not None else None,
         )
+        reply = route.handler(mounted.services(), call)
         if reply.raw is not None:
             return reply.raw
         if reply.body is None:
@@ -164,10 +175,21 @@ class Router:
         if len(raw) > limit:
             raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
         try:
-            decoded = json.loads(raw)
+            json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting too deep
             raise BadInput("The body is not valid JSON.", code="malformed_json") from None
-        return _validate(model, decoded, where="body")
+        # Strict JSON validation: a body says what it means ("yes" is not a boolean, 1 not a string).
+        return _validate(model, raw, where="body", json_strict=True)
+
+
+def _read_raw(limit: int, request: flask.Request) -> bytes:
+    """The raw body, read no further than ``limit`` bytes (413 beyond it, declared or not)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+    return raw
 
 
 # A URL naming another tenant, or another user of the tenant, than the token: 404, not 403, so a caller
@@ -202,8 +224,10 @@ def _parse_query(model: type[BaseModel] | None, args: Mapping[str, str]) -> Base
     return _validate(model, dict(args), where="query")
 
 
-def _validate(model: type[BaseModel], data: Any, *, where: str) -> BaseModel:
+def _validate(model: type[BaseModel], data: Any, *, where: str, json_strict: bool = False) -> BaseModel:
     try:
+        if json_strict:
+            return model.model_validate_json(data, strict=True)
         return model.model_validate(data)
     except ValidationError as error:
         # Only where and why: pydantic's `input` would echo the caller's values (addresses, tokens).

@@ -37,6 +37,9 @@ __all__ = [
 ]
 
 _RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+# Above this, a message goes as a media upload rather than inline base64url in a JSON body (which adds a
+# third and has a smaller limit than the upload's 35 MB).
+INLINE_SEND_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,66 @@ class GmailClient:
         )
         return [str(label) for label in answer.get("labelIds", [])]
 
+    def batch_modify(
+        self, message_ids: Sequence[str], *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> None:
+        """Add and remove labels of up to 1,000 messages in one call (Gmail answers nothing)."""
+        body = {"ids": list(message_ids), "addLabelIds": list(add), "removeLabelIds": list(remove)}
+        self._call(
+            "gmail.users.messages.batchModify",
+            lambda: self._service.users().messages().batchModify(userId="me", body=body),
+        )
+
+    def labels(self) -> list[dict[str, str]]:
+        """The mailbox's labels: ``{"id", "name", "type"}`` each."""
+        answer = self._call(
+            "gmail.users.labels.list", lambda: self._service.users().labels().list(userId="me")
+        )
+        return [
+            {
+                "id": str(label.get("id", "")),
+                "name": str(label.get("name", "")),
+                "type": str(label.get("type", "")),
+            }
+            for label in answer.get("labels", [])
+        ]
+
+    def send(self, raw: bytes, *, thread_id: str | None = None) -> dict[str, str]:
+        """Send an RFC 822 message: ``{"id", "threadId"}``. Inline (base64url ``raw``) while small, as a
+        media upload above ``INLINE_SEND_BYTES`` (Gmail takes up to 35 MB that way)."""
+        body: dict[str, Any] = {"threadId": thread_id} if thread_id else {}
+
+        def request() -> Any:
+            messages = self._service.users().messages()
+            if len(raw) <= INLINE_SEND_BYTES:
+                return messages.send(
+                    userId="me", body={**body, "raw": base64.urlsafe_b64encode(raw).decode()}
+                )
+            from googleapiclient.http import MediaInMemoryUpload
+
+            media = MediaInMemoryUpload(raw, mimetype="message/rfc822", resumable=False)
+            return messages.send(userId="me", body=body or None, media_body=media)
+
+        answer = self._call("gmail.users.messages.send", request, repeatable=False)
+        return {"id": str(answer["id"]), "threadId": str(answer.get("threadId", answer["id"]))}
+
+    def find_by_message_id(self, message_id_header: str) -> dict[str, str] | None:
+        """The message whose Message-ID header is ``message_id_header`` (``rfc822msgid:``), sent or received,
+        anywhere in the mailbox: ``{"id", "threadId"}``, or None."""
+        query = f"rfc822msgid:{message_id_header.strip().strip('<>')}"
+        answer = self._call(
+            "gmail.users.messages.list",
+            lambda: (
+                self._service.users()
+                .messages()
+                .list(userId="me", q=query, includeSpamTrash=True, maxResults=5)
+            ),
+        )
+        found = answer.get("messages") or []
+        if not found:
+            return None
+        return {"id": str(found[0]["id"]), "threadId": str(found[0].get("threadId", found[0]["id"]))}
+
     def get_attachment(self, message_id: str, attachment_id: str) -> bytes:
         answer = self._call(
             "gmail.users.messages.attachments.get",
@@ -271,13 +334,19 @@ class GmailClient:
         build_request: Callable[[], Any],
         *,
         on_not_found: Callable[[], IntegrationError] | None = None,
+        repeatable: bool = True,
     ) -> Any:
+        """One call, retried as Google says. ``repeatable=False`` (a send): only refusals that come
+        before Google acted (rate limits) are retried here; after a 5xx, a timeout or a cut connection
+        Google may have acted, and the caller must look before it tries again."""
         from googleapiclient.errors import HttpError
 
         units = self._quota.units(method_id)
         failure: _Failure | None = None
         for attempt in range(self._quota.max_attempts):
             if failure is not None:
+                if not repeatable and not failure.rate_limited:
+                    raise self._exhausted(failure)
                 self._back_off(attempt, failure, calls=1)
             self._check_grant()
             self.seconds_waited_for_quota += self._bucket.acquire(units)
@@ -392,10 +461,7 @@ class GmailClient:
 
     def _exhausted(self, failure: _Failure | None) -> Retryable:
         retry_after = math.ceil(failure.retry_after) if failure is not None else None
-        error = Retryable(
-            f"Gmail still failed after {self._quota.max_attempts} attempts.",
-            retry_after_seconds=retry_after or None,
-        )
+        error = Retryable("Gmail failed for now.", retry_after_seconds=retry_after or None)
         if failure is not None:
             error.__cause__ = failure.error
         return error

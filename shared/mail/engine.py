@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from shared.errors import NeedsResync
-from shared.mail.labels import SKIP_LABELS, label_version
+from shared.mail.labels import SENT, SKIP_LABELS, label_version
 from shared.mail.mime import parse_gmail_message
 from shared.mail.store import MailStore
 from shared.plans import Feature
@@ -198,7 +198,13 @@ class _MailboxSync:
                 for item in record.get(kind, []):
                     message = item["message"]
                     labels[message["id"]] = list(message.get("labelIds", []))
-        wanted = [i for i, seen in added.items() if not SKIP_LABELS & set(labels.get(i, seen))]
+        wanted = [
+            gmail_id
+            for gmail_id, seen in added.items()
+            if not SKIP_LABELS & set(labels.get(gmail_id, seen))
+            # A message we sent from the CRM: stored when it was sent, nothing to fetch.
+            and not self._job.is_own_write(gmail_id, SENT)
+        ]
         fetched = self._fetch_and_store(wanted, self._job.state.generation)
         hidden = [i for i, current in labels.items() if SKIP_LABELS & set(current) and i not in fetched]
         changed = {

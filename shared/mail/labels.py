@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+# The own-write version of a message sent from the CRM (stored when sent: the sync fetches nothing).
+SENT = "sent"
 # Mail the CRM does not hold: drafts, chats, spam and trash (a copy that moves there is removed).
 SKIP_LABELS = frozenset({"SPAM", "TRASH", "DRAFT", "CHAT"})
 

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -34,7 +34,13 @@ from shared.mail.records import (
 from shared.mail.shapes import QUERY_SHAPES, message_listing_name
 from shared.mail.store import body_chunk_refs
 from shared.storage.documents import DOCUMENT_ID, DocRef, Query, Snapshot
-from shared.storage.page_tokens import decode_ordered_page_token, encode_page_token, invalid_page_token
+from shared.storage.page_tokens import (
+    decode_ordered_page_token,
+    encode_page_token,
+    from_micros,
+    invalid_page_token,
+    micros,
+)
 from shared.storage.scope import TenantScope
 from shared.storage.shapes import RangeFilter, build_query
 
@@ -134,8 +140,8 @@ def list_messages(
             filters.thread_id,
             filters.label,
             filters.correspondent,
-            None if filters.received_after is None else _micros(filters.received_after),
-            None if filters.received_before is None else _micros(filters.received_before),
+            None if filters.received_after is None else micros(filters.received_after),
+            None if filters.received_before is None else micros(filters.received_before),
         ],
     )
     return _newest_first_page(
@@ -279,15 +285,13 @@ def _newest_first_page(
         if not document_id.startswith(document_prefix):
             raise invalid_page_token()
         query = query.start_after(
-            {"received_at": _from_micros(at), DOCUMENT_ID: scope.collection(MESSAGES).document(document_id)}
+            {"received_at": from_micros(at), DOCUMENT_ID: scope.collection(MESSAGES).document(document_id)}
         )
     page = _scan(scope, query, page_size, residual)
     items = [_summary(snapshot, scope.tenant_id) for snapshot in page.served]
     next_token = None
     if page.more is not None:
-        next_token = encode_page_token(
-            page.more.id, listing=listing, at=_micros(page.more.get("received_at"))
-        )
+        next_token = encode_page_token(page.more.id, listing=listing, at=micros(page.more.get("received_at")))
     return MessagePage(items=[item for item in items if item is not None], next_page_token=next_token)
 
 
@@ -449,16 +453,3 @@ def _partial_string(raw: str) -> str:
 def _listing_key(kind: str, tenant_id: str, connection_id: str, filters: list[str | int | None]) -> str:
     material = json.dumps([kind, tenant_id, connection_id, filters])
     return f"{kind}:{hashlib.sha256(material.encode()).hexdigest()[:24]}"
-
-
-def _micros(value: Any) -> int:
-    if not isinstance(value, datetime):
-        raise TypeError("a listing's order field is not a timestamp")
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _from_micros(value: int) -> datetime:
-    seconds, micros = divmod(value, 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)

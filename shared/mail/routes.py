@@ -1,5 +1,5 @@
 """The API's mail endpoints: synced copies, threads, attachments' bytes, contacts, attaching copies to
-CRM records and tasks, and writing read state back to Gmail."""
+CRM records and tasks, mail sent from the CRM, and read state and labels written back to Gmail."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from shared.ids import ExternalId
 from shared.mail import links
 from shared.mail import queries as mail
 from shared.mail.records import AttachmentMeta, StoredMessage
-from shared.mail.writes import ReadStateWrites
+from shared.mail.sending import OutboundMail, OutboundMessagePage, OutboundMessageRequest, OutboundMessageView
+from shared.mail.uploads import MAX_ATTACHMENT_BYTES, Upload, Uploads
+from shared.mail.writes import LabelChange, LabelChanges
 from shared.storage.scope import TenantScope
 from shared.tenants.service import TenantService
 from shared.writes.outbox import WriteView
@@ -116,13 +118,24 @@ class MailApi:
     scope_for: Callable[[str], TenantScope]
     # Gmail for one user's attachment downloads; NeedsReconnect (409) when the grant is gone.
     attachments_of: Callable[[str, str], AttachmentSource]
-    read_state: ReadStateWrites
+    labels: LabelChanges
+    outbound: OutboundMail
+    uploads: Uploads
 
 
-class ReadStateChange(BaseModel):
+class OutboundPath(BaseModel):
+    outbound_id: str = Field(pattern=r"^[0-9a-f]{64}$", description="The outbound message's id.")
+
+
+class UploadQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    read: bool = Field(description="Mark the message read (true) or unread (false) in Gmail.")
+    filename: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00-\x1f\x7f/\\]+$",
+        description="The file's name as recipients see it (no path).",
+    )
 
 
 def list_messages(api: MailApi, call: Call) -> Reply:
@@ -280,16 +293,63 @@ def list_crm_record_messages(api: MailApi, call: Call) -> Reply:
     )
 
 
-def set_read_state(api: MailApi, call: Call) -> Reply:
-    change = call.body_as(ReadStateChange)
-    record = api.read_state.submit(
+def change_message_labels(api: MailApi, call: Call) -> Reply:
+    record = api.labels.of_message(
         call.path["tenant_id"],
         call.path["user_id"],
         call.path["gmail_id"],
-        read=change.read,
-        key=call.headers.get(IDEMPOTENCY_KEY.name),
+        call.body_as(LabelChange),
+        call.headers.get(IDEMPOTENCY_KEY.name),
     )
     return Reply(WriteView.of(record), status=202)
+
+
+def change_thread_labels(api: MailApi, call: Call) -> Reply:
+    record = api.labels.of_thread(
+        call.path["tenant_id"],
+        call.path["user_id"],
+        call.path["thread_id"],
+        call.body_as(LabelChange),
+        call.headers.get(IDEMPOTENCY_KEY.name),
+    )
+    return Reply(WriteView.of(record), status=202)
+
+
+def send_message(api: MailApi, call: Call) -> Reply:
+    record = api.outbound.submit(
+        call.path["tenant_id"],
+        call.path["user_id"],
+        call.headers.get(IDEMPOTENCY_KEY.name),
+        call.body_as(OutboundMessageRequest),
+    )
+    return Reply(OutboundMessageView.of(record), status=202)
+
+
+def get_outbound_message(api: MailApi, call: Call) -> Reply:
+    record = api.outbound.get(call.path["tenant_id"], call.path["user_id"], call.path["outbound_id"])
+    return Reply(OutboundMessageView.of(record))
+
+
+def list_outbound_messages(api: MailApi, call: Call) -> Reply:
+    page = call.query_as(PageQuery)
+    api.tenants.get(call.path["tenant_id"])  # an unknown tenant is a 404, not an empty list
+    return Reply(
+        api.outbound.list(
+            call.path["tenant_id"], call.path["user_id"], page_size=page.page_size, page_token=page.page_token
+        )
+    )
+
+
+def upload_attachment(api: MailApi, call: Call) -> Reply:
+    assert call.raw is not None
+    upload = api.uploads.put(
+        call.path["tenant_id"],
+        call.path["user_id"],
+        filename=call.query_as(UploadQuery).filename,
+        content_type=call.content_type,
+        data=call.raw,
+    )
+    return Reply(upload, status=201)
 
 
 ROUTES: list[Route[MailApi]] = [
@@ -394,15 +454,70 @@ ROUTES: list[Route[MailApi]] = [
     Route(
         "PATCH",
         f"{CONNECTION}/messages/<gmail_id>",
-        "setMessageReadState",
-        "Mark a synced message read or unread, in Gmail too (when the tenant writes read state back and "
-        "the user granted gmail.modify). Queued; its progress is the write's.",
-        set_read_state,
+        "changeMessageLabels",
+        "Mark a synced message read or unread and add or remove its labels, in Gmail too (when the tenant "
+        "writes back and the user granted gmail.modify). The copy changes at once; Gmail's through a write.",
+        change_message_labels,
         WriteView,
         success_statuses=(202,),
-        body_model=ReadStateChange,
+        body_model=LabelChange,
         path_model=MessagePath,
         problem_statuses=(403, 409),
         headers=(IDEMPOTENCY_KEY,),
+    ),
+    Route(
+        "PATCH",
+        f"{CONNECTION}/threads/<thread_id>",
+        "changeThreadLabels",
+        "The same for every synced message of a thread (one batchModify in Gmail).",
+        change_thread_labels,
+        WriteView,
+        success_statuses=(202,),
+        body_model=LabelChange,
+        path_model=ThreadPath,
+        problem_statuses=(403, 409),
+        headers=(IDEMPOTENCY_KEY,),
+    ),
+    Route(
+        "POST",
+        f"{CONNECTION}/outbound-messages",
+        "sendMessage",
+        "Send a mail through the user's Gmail, exactly once; a reply goes into its thread. Queued: 202.",
+        send_message,
+        OutboundMessageView,
+        success_statuses=(202,),
+        body_model=OutboundMessageRequest,
+        problem_statuses=(403, 409),
+        headers=(IDEMPOTENCY_KEY,),
+    ),
+    Route(
+        "GET",
+        f"{CONNECTION}/outbound-messages",
+        "listOutboundMessages",
+        "The mail the user sent from the CRM, newest first: queued, sending, sent, failed.",
+        list_outbound_messages,
+        OutboundMessagePage,
+        query_model=PageQuery,
+    ),
+    Route(
+        "GET",
+        f"{CONNECTION}/outbound-messages/<outbound_id>",
+        "getOutboundMessage",
+        "One mail sent from the CRM: its status, Gmail's ids once sent, why it failed.",
+        get_outbound_message,
+        OutboundMessageView,
+        path_model=OutboundPath,
+    ),
+    Route(
+        "POST",
+        f"{CONNECTION}/outbound-attachments",
+        "uploadOutboundAttachment",
+        "Upload a file to attach to a mail (its bytes as the body, its media type as Content-Type, at "
+        "most 25 MB); used by one mail, kept a day.",
+        upload_attachment,
+        Upload,
+        success_statuses=(201,),
+        query_model=UploadQuery,
+        raw_body_limit=MAX_ATTACHMENT_BYTES,
     ),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from shared.mail.records import CONTACTS, MESSAGES
 from shared.storage.documents import DOCUMENT_ID, Direction
 from shared.storage.shapes import QueryShape
+from shared.writes.outbox import WRITES
 
 _NEWEST: tuple[tuple[str, Direction], ...] = (("received_at", "DESCENDING"), (DOCUMENT_ID, "DESCENDING"))
 _OLDEST: tuple[tuple[str, Direction], ...] = (("received_at", "ASCENDING"), (DOCUMENT_ID, "ASCENDING"))
@@ -52,4 +53,10 @@ QUERY_SHAPES: dict[str, QueryShape] = {
     # The copies attached to one CRM record or task, across every connection of the tenant: the
     # array-contains value is the whole {"type", "id"} map (equal by value), newest first.
     "attached": QueryShape(MESSAGES, array_contains="attached_to", order=_NEWEST),
+    # The mail a user sent from the CRM (writes of one operation), newest first.
+    "outbound_messages": QueryShape(
+        WRITES,
+        equality=("connection_id", "operation"),
+        order=(("created_at", "DESCENDING"), (DOCUMENT_ID, "DESCENDING")),
+    ),
 }

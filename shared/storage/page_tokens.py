@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import BadInput
@@ -67,3 +68,17 @@ def _decode_page_token(token: str, listing: str) -> tuple[str, int | None]:
     if at is not None and (not isinstance(at, int) or isinstance(at, bool) or not 0 <= at <= _MAX_AT):
         raise invalid_page_token()
     return document_id, at
+
+
+def micros(value: Any) -> int:
+    """A timestamp as the integer a page token carries: microseconds since the epoch (UTC)."""
+    if not isinstance(value, datetime):
+        raise TypeError("a listing's order field is not a timestamp")
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    seconds, fraction = divmod(value, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=fraction)

@@ -170,6 +170,10 @@ class SyncStates:
     def record_own_write(self, key: SyncKey, object_id: str, version: str) -> None:
         """Remember a change we made at Google (``object_id`` now at ``version``) for the sync that will
         see it come back; entries older than any echo can be are dropped on the way."""
+        self.record_own_writes(key, {object_id: version})
+
+    def record_own_writes(self, key: SyncKey, versions: Mapping[str, str]) -> None:
+        """``record_own_write`` for several objects at once (a thread's messages), in one transaction."""
         reference = self.ref(key)
 
         def remember(transaction: Any) -> None:
@@ -182,7 +186,8 @@ class SyncStates:
                 for name, entry in (snapshot.get("own_writes") or {}).items()
                 if isinstance(entry, Mapping) and entry.get("at") and entry["at"] > now - OWN_WRITES_KEPT
             }
-            kept[object_id] = {"version": version, "at": now}
+            for object_id, version in versions.items():
+                kept[object_id] = {"version": version, "at": now}
             transaction.update(reference, {"own_writes": kept})
 
         self.scope.transaction(remember)

@@ -48,6 +48,10 @@ class WriteOperation(Protocol):
         passing failure, anything acknowledged by the error table for a permanent refusal."""
         ...
 
+    def on_failed(self, attempt: WriteAttempt) -> None:
+        """The write ended ``failed``: undo what accepting it did ahead of Google (best effort)."""
+        ...
+
 
 class WriteDispatcher:
     def __init__(
@@ -84,6 +88,8 @@ class WriteDispatcher:
             failure = {"code": error.code, "detail": error.detail}
             self._finish(scope, record, holder, {"status": WriteStatus.FAILED.value, "failure": failure})
             _log("write failed", request, record, code=error.code)
+            if operation is not None:
+                operation.on_failed(WriteAttempt(request.tenant_id, record))
             return WriteStatus.FAILED
         crash_point("write.after_google_before_record")
         self._finish(scope, record, holder, {"status": WriteStatus.DONE.value, "result": result})

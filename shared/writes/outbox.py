@@ -56,7 +56,8 @@ class WriteRecord(BaseModel):
     write_id: str
     connection_id: ExternalId
     operation: str
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the request, as the CRM made it (fingerprinted)
+    details: dict[str, Any] = Field(default_factory=dict)  # what accepting it resolved (not fingerprinted)
     fingerprint: str
     status: WriteStatus
     attempts: int = 0
@@ -117,6 +118,10 @@ def check_key(key: str | None) -> str:
     return key
 
 
+def write_id_of(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def write_ref(scope: TenantScope, write_id: str) -> DocRef:
     return scope.document(WRITES, write_id)
 
@@ -138,11 +143,33 @@ class Outbox:
         self._clock = clock
 
     def submit(
-        self, tenant_id: str, connection_id: str, key: str | None, operation: str, payload: Mapping[str, Any]
+        self,
+        tenant_id: str,
+        connection_id: str,
+        key: str | None,
+        operation: str,
+        payload: Mapping[str, Any],
+        *,
+        details: Callable[[str], Mapping[str, Any]] | None = None,
     ) -> WriteRecord:
-        """Record the write (or find the one this key recorded), then queue it while it is queued."""
+        """Record the write (or find the one this key recorded), then queue it while it is queued.
+        ``details(write_id)``: what the operation resolved when it accepted the request (a Message-ID,
+        a thread), stored beside the request; not part of its fingerprint."""
+        return self.submit_new(tenant_id, connection_id, key, operation, payload, details=details)[0]
+
+    def submit_new(
+        self,
+        tenant_id: str,
+        connection_id: str,
+        key: str | None,
+        operation: str,
+        payload: Mapping[str, Any],
+        *,
+        details: Callable[[str], Mapping[str, Any]] | None = None,
+    ) -> tuple[WriteRecord, bool]:
+        """``submit``, and whether this call recorded the write (False: a repeat found it)."""
         scope = self._scope_for(tenant_id)
-        write_id = hashlib.sha256(check_key(key).encode()).hexdigest()
+        write_id = write_id_of(check_key(key))
         fingerprint = _fingerprint(connection_id, operation, payload)
         reference = write_ref(scope, write_id)
         now = self._clock()
@@ -151,6 +178,7 @@ class Outbox:
             connection_id=connection_id,
             operation=operation,
             payload=dict(payload),
+            details=dict(details(write_id)) if details is not None else {},
             fingerprint=fingerprint,
             status=WriteStatus.QUEUED,
             created_at=now,
@@ -158,7 +186,7 @@ class Outbox:
             expires_at=now + timedelta(days=RECORD_DAYS),
         )
 
-        def record(transaction: Any) -> WriteRecord:
+        def record(transaction: Any) -> tuple[WriteRecord, bool]:
             snapshot = transaction.get(reference)
             if snapshot.exists:
                 existing = WriteRecord.model_validate(snapshot.to_dict())
@@ -166,16 +194,16 @@ class Outbox:
                     raise Conflict(
                         "This Idempotency-Key was used for another request.", code="idempotency_key_reused"
                     )
-                return existing
+                return existing, False
             transaction.create(reference, scope.stamp(fresh.model_dump(mode="python")))
-            return fresh
+            return fresh, True
 
-        stored = scope.transaction(record)
+        stored, created = scope.transaction(record)
         if stored.status is WriteStatus.QUEUED:
             # Published after it is recorded: a lost publish is repaired by the CRM's retry (this path),
             # a duplicate publish by the worker (a final record is never carried out again).
             self._publisher().publish(self._topic, OutboundRequest(tenant_id=tenant_id, write_id=write_id))
-        return stored
+        return stored, created
 
     def get(self, tenant_id: str, connection_id: str, write_id: str) -> WriteRecord:
         scope = self._scope_for(tenant_id)

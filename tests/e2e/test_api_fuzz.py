@@ -59,6 +59,7 @@ USABLE = {
     "entity_type": ["deal", "task"],
     "entity_id": ["D-1", "T_3"],
     "write_id": ["0" * 64],
+    "outbound_id": ["0" * 64],
 }
 FOREIGN = {"tenant_id": ["other"], "user_id": ["user-2"]}
 hostile_segments = st.sampled_from(
@@ -71,7 +72,9 @@ USABLE_BODIES = {
     "authorizeGoogleConnection": {"features": ["mail"], "return_url": RETURN_URL},
     "attachMessageToCrm": {"entity": ENTITY},
     "attachThreadToCrm": {"entity": ENTITY},
-    "setMessageReadState": {"read": True},
+    "changeMessageLabels": {"read": True},
+    "changeThreadLabels": {"read": True, "add_labels": ["STARRED"]},
+    "sendMessage": {"to": [{"email": "bob@example.com"}], "text": "Hello"},
 }
 USABLE_QUERIES = {"detachMessageFromCrm": ENTITY, "detachThreadFromCrm": ENTITY}
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from local_stack.google_standin.faults import FaultRule
 from local_stack.google_standin.mime_factory import MessageFactory
 from shared.composition import reset_container
 from tests.e2e.connect_support import ALICE, ConnectDriver
@@ -78,7 +79,7 @@ def test_retried_twice_by_the_api_and_redelivered_three_times_it_reaches_gmail_o
     assert modifies(world) == 1
     assert "UNREAD" not in world.standin.mailbox(ALICE).get_message(gmail_id, format="minimal")["labelIds"]
     done = write(world, answers[0].get_json()["write_id"])
-    assert (done["status"], done["result"]["unread"]) == ("done", False)
+    assert (done["status"], done["result"]["messages"][0]["unread"]) == ("done", False)
     assert the_copy()[1]["unread"] is False
     assert mark(world, gmail_id, read=True).get_json()["status"] == "done"  # a late retry: the same answer
 
@@ -165,3 +166,101 @@ def test_without_write_back_the_change_is_refused_with_what_to_ask_for(connect_w
     assert MODIFY in answer.get_json()["detail"]
     assert client().collection("tenants/acme/writes").get() == []
     assert modifies(connect_world) == 0
+
+
+def change(world: ConnectDriver, path: str, body: dict[str, Any], key: str = "crm-label-0001") -> Any:
+    headers = {**world.crm.authorization("acme", "user-1"), "Idempotency-Key": key}
+    return world.api.patch(
+        f"/v1/tenants/acme/users/user-1/google-connection/{path}", json=body, headers=headers
+    )
+
+
+def test_labels_by_name_round_trip_and_the_copy_changes_at_once(world: ConnectDriver) -> None:
+    gmail_id, _ = the_copy()
+    label = world.standin.mailbox(ALICE).create_label("Clients/Acme")
+    answer = change(
+        world, f"messages/{gmail_id}", {"add_labels": ["clients/acme", "STARRED"], "remove_labels": ["INBOX"]}
+    )
+    assert answer.status_code == 202, answer.get_json()
+    copy = the_copy()[1]  # before the worker ran: the CRM shows the change at once
+    assert {label["id"], "STARRED"} <= set(copy["label_ids"])
+    assert "INBOX" not in copy["label_ids"]
+    assert world.deliver_writes() == [200]
+    in_gmail = world.standin.mailbox(ALICE).get_message(gmail_id, format="minimal")["labelIds"]
+    assert set(in_gmail) == set(the_copy()[1]["label_ids"])
+    assert {label["id"], "STARRED"} <= set(in_gmail)
+
+
+def test_a_thread_changes_with_one_batch_modify_and_its_echo_writes_nothing(
+    world: ConnectDriver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gmail_id, copy = the_copy()
+    reply = factory.plain(sender=BOB, to=[ALICE], date=datetime.now(UTC) - timedelta(hours=1))
+    mailbox = world.standin.mailbox(ALICE)
+    first = mailbox.get_message(gmail_id, format="metadata", metadata_headers=["Message-ID"])
+    message_id = first["payload"]["headers"][0]["value"]
+    raw = reply.raw.replace(b"\nSubject:", f"\nIn-Reply-To: {message_id}\nSubject:".encode(), 1)
+    mailbox.insert(raw)
+    world.push()
+    world.deliver()
+    thread = copy["thread_id"]
+    assert (
+        len(
+            [
+                c
+                for c in client().collection("tenants/acme/messages").stream()
+                if c.to_dict()["thread_id"] == thread
+            ]
+        )
+        == 2
+    )
+    assert change(world, f"threads/{thread}", {"read": True, "add_labels": ["STARRED"]}).status_code == 202
+    assert world.deliver_writes() == [200]
+    assert len(world.standin.calls.calls(method_id="gmail.users.messages.batchModify")) == 1
+    for message in mailbox.list_messages().get("messages", []):
+        labels = mailbox.get_message(message["id"], format="minimal")["labelIds"]
+        assert "STARRED" in labels
+        assert "UNREAD" not in labels
+    capsys.readouterr()
+    world.push()
+    world.deliver()
+    (report,) = sync_reports(capsys.readouterr().out)
+    assert (report["updated"], report["fetched"]) == (0, 0)
+
+
+def test_an_unknown_label_is_a_400_naming_it_and_changes_nothing(world: ConnectDriver) -> None:
+    gmail_id, before = the_copy()
+    answer = change(world, f"messages/{gmail_id}", {"add_labels": ["STARRED", "No Such Label"]})
+    assert answer.status_code == 400
+    assert answer.get_json()["errors"][0]["location"] == ["body", "add_labels", 1]
+    assert the_copy()[1]["label_ids"] == before["label_ids"]
+    assert client().collection("tenants/acme/writes").get() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"read": "yes"},
+        {"add_labels": "STARRED"},
+        {"add_labels": ["A"], "remove_labels": ["a"]},
+        {"read": True, "x": 1},
+    ],
+)
+def test_a_malformed_change_is_a_400_and_queues_nothing(world: ConnectDriver, body: dict[str, Any]) -> None:
+    gmail_id, _ = the_copy()
+    answer = change(world, f"messages/{gmail_id}", body)
+    assert (answer.status_code, answer.get_json()["code"]) == (400, "validation_failed")
+    assert world.deliver_writes() == []
+
+
+def test_a_change_gmail_refuses_for_good_puts_the_copy_back(world: ConnectDriver) -> None:
+    gmail_id, before = the_copy()
+    world.standin.faults.add(
+        FaultRule("gmail.users.messages.modify", status=400, reason="invalidArgument", times=1)
+    )
+    write_id = change(world, f"messages/{gmail_id}", {"read": True}).get_json()["write_id"]
+    assert the_copy()[1]["unread"] is False  # shown at once
+    assert world.deliver_writes() == [200]
+    assert write(world, write_id)["failure"]["code"] == "gmail_400"
+    assert the_copy()[1]["label_ids"] == before["label_ids"]  # and put back

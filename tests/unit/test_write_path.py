@@ -30,6 +30,7 @@ class FakeOperation:
     google: list[dict[str, Any]] = field(default_factory=list)
     looked: int = 0
     fail: Exception | None = None
+    undone: list[str] = field(default_factory=list)
 
     def perform(self, attempt: WriteAttempt) -> dict[str, Any]:
         if self.fail is not None:
@@ -40,6 +41,9 @@ class FakeOperation:
                 return {"found": True}
         self.google.append(attempt.record.payload)
         return {"written": len(self.google)}
+
+    def on_failed(self, attempt: WriteAttempt) -> None:
+        self.undone.append(attempt.record.write_id)
 
 
 class World:
@@ -181,6 +185,7 @@ def test_a_permanent_refusal_ends_failed_with_its_reason_and_is_acknowledged(wor
     world.operation.fail = None
     assert world.deliver(record) is WriteStatus.FAILED  # final: never carried out again
     assert world.operation.google == []
+    assert world.operation.undone == [record.write_id]  # told once, to undo what it did ahead
 
 
 def test_an_operation_this_worker_does_not_know_fails_the_write(world: World) -> None:

@@ -52,12 +52,13 @@ locals {
   purge_worker_timeout_seconds = 540
   purge_time_budget_seconds    = 420
 
-  # One write is a token refresh and one or two Google calls, each retried with backoff by the client.
+  # One write is a token refresh and a few Google calls (a send: the Message-ID lookup, attachments of
+  # synced copies, the send itself of up to 35 MB, the sent copy), each paced and retried by the client.
   # As for a sync's lease, the claim on a write outlives the function's timeout, so a live worker never
   # loses its claim and a crashed one holds the write for at most that long; the push subscription's
   # ack deadline (push.tf) is above the timeout.
-  outbound_worker_timeout_seconds = 90
-  write_claim_seconds             = 120
+  outbound_worker_timeout_seconds = 180
+  write_claim_seconds             = 240
 
   # Runtime identity per function, for the bindings below, in pubsub.tf and in secrets.tf.
   function_members = {
@@ -392,7 +393,8 @@ module "outbound_worker" {
     WRITE_CLAIM_SECONDS        = tostring(local.write_claim_seconds)
   })
 
-  memory          = "512Mi"
+  # A send with 25 MB of attachments holds them, their base64 and the composed message at once.
+  memory          = "1Gi"
   timeout_seconds = local.outbound_worker_timeout_seconds
   max_instances   = var.outbound_worker_max_instances
   # One write per instance: the Gmail client's transport (httplib2) is not thread-safe.

@@ -56,9 +56,9 @@ locals {
       topic    = "outbound-requests"
       endpoint = local.outbound_worker_url
       invoker  = "outbound-worker-invoker"
-      # Above the function's timeout (90 s), as for syncs, and as long as a write's claim (120 s).
+      # Above the function's timeout (180 s), as for syncs, and as long as a write's claim (240 s).
       # Kept 7 days like sync requests: the write's record in Firestore stays queued until it is done.
-      ack_deadline_seconds       = 120
+      ack_deadline_seconds       = 240
       message_retention_duration = "604800s"
       dead_letter_topic          = "outbound-requests-dead-letter"
     }
