@@ -409,6 +409,9 @@ def efficiency_run(
     bench.set_limits(price_list=price_list, units_per_minute=budget, latency=LATENCY_SECONDS, enforce=True)
     container = bench.container(GMAIL_PRICE_LIST=price_list.value, GMAIL_USER_UNITS_PER_MINUTE=str(budget))
     email = bench.prepare(container, "quota", n, seed=seed)
+    # The sync runs in sync_worker's instance, not in oauth_callback's, whose watch drew on its own
+    # budget of the mailbox: a new composition root, as a new instance has.
+    container = bench.container(GMAIL_PRICE_LIST=price_list.value, GMAIL_USER_UNITS_PER_MINUTE=str(budget))
     stats = SyncClientStats()
     with ExitStack() as hooks:
         stats.install(hooks)

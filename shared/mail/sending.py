@@ -32,7 +32,6 @@ from shared.errors import Forbidden, IntegrationError, NeedsReconnect, NotFound,
 from shared.mail import links
 from shared.mail.compose import File, Person, compose, reply_subject
 from shared.mail.labels import SENT
-from shared.mail.mime import parse_gmail_message
 from shared.mail.records import MESSAGES, message_doc_id
 from shared.mail.shapes import QUERY_SHAPES
 from shared.mail.store import MailStore
@@ -443,6 +442,8 @@ class SendMessage:
         self, scope: TenantScope, connection: ConnectionRecord, gmail: GmailSender, gmail_id: str
     ) -> None:
         """The sent copy, at once, as the sync would store it (same id: the sync finds it, no duplicate)."""
+        from shared.mail.mime import parse_gmail_message  # the worker's, not the api's cold start
+
         found, _ = gmail.get_messages([gmail_id], format="full")
         if gmail_id not in found:
             return  # deleted in Gmail already: nothing to hold
