@@ -302,15 +302,16 @@ def _restore_environment(saved: dict[str, str]) -> None:
     reset_container()
 
 
-def connect(container: Container, email: str) -> None:
-    """A CRM user connects ``email`` with mail on: ConnectFlow's three steps, run in this process, the
-    consent page answered by the stand-in's test path (``standin_decision=allow``)."""
+def connect(container: Container, email: str, features: tuple[str, ...] = ("mail", "contacts")) -> None:
+    """A CRM user connects ``email`` with ``features`` on: ConnectFlow's three steps, run in this process,
+    the consent page answered by the stand-in's test path (``standin_decision=allow``)."""
     from local_stack.stack import CRM_ORIGIN
     from local_stack.user_browser import UserBrowser
     from shared.plans import Feature
 
     flow = container.connect_flow
-    start = flow.begin(TENANT, USER, [Feature.MAIL, Feature.CONTACTS], f"{CRM_ORIGIN}/settings/google")
+    wanted = [Feature(name) for name in features]
+    start = flow.begin(TENANT, USER, wanted, f"{CRM_ORIGIN}/settings/google")
     state = urllib.parse.parse_qs(urllib.parse.urlparse(start.authorization_url).query)["state"][0]
     browser = flow.bind_browser(state)
     consent = urllib.parse.urlencode({"standin_decision": "allow", "standin_account": email})

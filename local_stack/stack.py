@@ -30,6 +30,7 @@ HTTP_FUNCTIONS = (
     "oauth_callback",
     "renew_watches",
     "gmail_push",
+    "calendar_push",
     "sync_worker",
     "outbound_worker",
     "daily_purge",
@@ -188,6 +189,8 @@ def stack_environment(
         "OAUTH_CALLBACK_URL": urls.get("oauth_callback", ""),
         "CRM_RETURN_ORIGINS": CRM_ORIGIN,
         "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
+        # Calendar channels POST here (the stand-in delivers to loopback over http; Google wants https).
+        "CALENDAR_PUSH_URL": urls.get("calendar_push", ""),
         "SCHEDULER_AUDIENCES": ",".join(urls[name] for name in SCHEDULED if name in urls),
         "SCHEDULER_SERVICE_ACCOUNTS": SCHEDULER_ACCOUNT,
         # The Pub/Sub emulator pushes without an OIDC token; in the cloud, IAM checks it (platform).

@@ -20,12 +20,15 @@ from shared.config import Settings, get_settings
 if TYPE_CHECKING:
     from shared.api.routing import Router
     from shared.auth.crm_token import CrmTokenVerifier
+    from shared.calendar.push import CalendarPushHandler
+    from shared.calendar.selection import CalendarSelection
     from shared.connections.connect import ConnectFlow
     from shared.connections.grants import Grants
     from shared.connections.lifecycle import ConnectionLifecycle
     from shared.connections.plan_effects import PlanEffects
     from shared.connections.records import ConnectionRecord
     from shared.connections.service import ConnectionService
+    from shared.google_apis.calendar import CalendarClient
     from shared.google_apis.gmail import GmailClient
     from shared.google_apis.oauth import GoogleOAuthClient
     from shared.google_apis.oidc import GoogleCallerAuth
@@ -58,7 +61,7 @@ class Container:
         self.settings = settings
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()
-        self._mailbox_limits: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._user_limits: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         if store is not None:  # unit tests: the in-memory store and publisher
             self._built["store"] = store
         if publisher is not None:
@@ -122,7 +125,7 @@ class Container:
         quota (``quota`` overrides fields of QuotaSettings); a grant Google refuses is reported to
         ``grants``, the one place that handles it."""
         from shared.google_apis.gmail import GmailClient
-        from shared.google_apis.rate_limit import InFlightLimit, QuotaSettings
+        from shared.google_apis.rate_limit import QuotaSettings
 
         access = self.grants.access(tenant_id, connection)  # NeedsReconnect when the grant is gone
         settings = self.settings
@@ -132,12 +135,7 @@ class Container:
             max_in_flight=settings.gmail_max_in_flight,
             **quota,
         )
-        # One budget per mailbox in this instance: every client of it (a sync, sends, downloads, the
-        # watch) draws on the same quota window and in-flight cap.
-        with self._lock:
-            bucket, in_flight = self._mailbox_limits.setdefault(
-                (tenant_id, connection.connection_id), (limits.bucket(), InFlightLimit(limits.max_in_flight))
-            )
+        bucket, in_flight = self._limits_of(tenant_id, connection, limits)
         return GmailClient(
             access.credentials,
             root_url=settings.google_api_root_url or None,
@@ -146,6 +144,40 @@ class Container:
             in_flight=in_flight,
             on_invalid_grant=access.on_dead,
         )
+
+    def calendar_for(self, tenant_id: str, connection: SyncedConnection, **quota: Any) -> CalendarClient:
+        """The Calendar client of one connection's current grant, paced to Calendar's 600 requests per
+        user per minute (``quota`` overrides fields of QuotaSettings)."""
+        from shared.google_apis.calendar import CalendarClient
+        from shared.google_apis.rate_limit import QuotaSettings
+
+        access = self.grants.access(tenant_id, connection)
+        limits = QuotaSettings(
+            api="calendar",
+            user_units_per_minute=self.settings.calendar_user_requests_per_minute,
+            max_in_flight=self.settings.calendar_max_in_flight,
+            **quota,
+        )
+        bucket, in_flight = self._limits_of(tenant_id, connection, limits)
+        return CalendarClient(
+            access.credentials,
+            root_url=self.settings.google_api_root_url or None,
+            quota=limits,
+            bucket=bucket,
+            in_flight=in_flight,
+            on_invalid_grant=access.on_dead,
+        )
+
+    def _limits_of(self, tenant_id: str, connection: SyncedConnection, limits: Any) -> tuple[Any, Any]:
+        """One budget per user and API in this instance: every client of it (a sync, writes, downloads,
+        channels) draws on the same quota window and in-flight cap."""
+        from shared.google_apis.rate_limit import InFlightLimit
+
+        with self._lock:
+            return self._user_limits.setdefault(
+                (tenant_id, connection.connection_id, limits.api),
+                (limits.bucket(), InFlightLimit(limits.max_in_flight)),
+            )
 
     def _connection_of(self, tenant_id: str, connection_id: str) -> ConnectionRecord | None:
         return self.lifecycle.find(tenant_id, connection_id)
@@ -225,6 +257,7 @@ class Container:
 
     @property
     def lifecycle(self) -> ConnectionLifecycle:
+        from shared.calendar.store import purge_connection_events
         from shared.connections.lifecycle import ConnectionLifecycle
         from shared.retention.purge import purge_connection_copies
 
@@ -235,7 +268,10 @@ class Container:
                 grants=self.grants,
                 revoke=self.google_oauth.revoke,
                 channels=lambda: self.channels,
-                purge_copies=purge_connection_copies,
+                purge_copies=lambda scope, connection_id: (
+                    purge_connection_copies(scope, connection_id)
+                    + purge_connection_events(scope, connection_id)
+                ),
                 clock=utc_now,
             ),
         )
@@ -286,22 +322,35 @@ class Container:
 
     @property
     def engines(self) -> dict[Source, SyncEngine]:
+        from shared.calendar.engine import CalendarSyncEngine
         from shared.mail.engine import GmailSyncEngine
 
         def build() -> dict[Source, SyncEngine]:
             gmail = GmailSyncEngine(gmail_for=self.gmail_for, page_size=self.settings.gmail_list_page_size)
-            return {gmail.source: gmail}
+            calendar = CalendarSyncEngine(
+                calendar_for=self.calendar_for,
+                days_back=self.settings.calendar_sync_days_back,
+                days_ahead=self.settings.calendar_sync_days_ahead,
+                page_size=self.settings.calendar_list_page_size,
+            )
+            return {gmail.source: gmail, calendar.source: calendar}
 
         return self._once("engines", build)
 
     @property
     def channels(self) -> ChannelRegistry:
+        from shared.calendar.watch import CalendarChannelProvider
         from shared.mail.watch import GmailWatchProvider
         from shared.sync.channels import ChannelProvider, ChannelRegistry
 
         def build() -> ChannelRegistry:
             gmail = GmailWatchProvider(topic=self.settings.gmail_push_topic, gmail_for=self.gmail_for)
-            providers: dict[Source, ChannelProvider] = {gmail.source: gmail}
+            calendar = CalendarChannelProvider(
+                address=self.settings.calendar_push_url,
+                ttl_seconds=self.settings.calendar_channel_ttl_seconds,
+                calendar_for=self.calendar_for,
+            )
+            providers: dict[Source, ChannelProvider] = {gmail.source: gmail, calendar.source: calendar}
             return ChannelRegistry(
                 scope_for=self.tenant_scope,
                 providers=providers,
@@ -390,6 +439,42 @@ class Container:
             ),
         )
 
+    @property
+    def calendar_push(self) -> CalendarPushHandler:
+        from shared.calendar.push import CalendarPushHandler
+        from shared.sync.channels import channel_by_id, note_message
+
+        return self._once(
+            "calendar_push",
+            lambda: CalendarPushHandler(
+                find_channel=lambda channel_id: channel_by_id(self.store, channel_id),
+                note_message=lambda tenant_id, channel, number, version: note_message(
+                    self.tenant_scope(tenant_id), channel, number, version
+                ),
+                connection_of=self._connection_of,
+                requester=lambda: self.requester,
+                clock=utc_now,
+            ),
+        )
+
+    @property
+    def calendar_selection(self) -> CalendarSelection:
+        from shared.calendar.selection import CalendarSelection
+
+        quick = {"max_attempts": 3, "backoff_max_seconds": 4.0}  # someone waits: then 503, try later
+        return self._once(
+            "calendar_selection",
+            lambda: CalendarSelection(
+                connection_of=self._connection_of,
+                calendar_for=lambda tenant_id, connection: self.calendar_for(tenant_id, connection, **quick),
+                scope_for=self.tenant_scope,
+                plan_of=self.tenants.plan_of,
+                channels=lambda: self.channels,
+                requester=lambda: self.requester,
+                clock=utc_now,
+            ),
+        )
+
     # --- the write path ------------------------------------------------------------------------------------
 
     @property
@@ -414,6 +499,7 @@ class Container:
 
     @property
     def write_dispatcher(self) -> WriteDispatcher:
+        from shared.calendar.writes import calendar_operations
         from shared.mail.sending import SendMessage
         from shared.mail.writes import ModifyLabels
         from shared.writes.dispatcher import WriteDispatcher, WriteOperation
@@ -434,6 +520,13 @@ class Container:
                 clock=utc_now,
             )
             operations: dict[str, WriteOperation] = {modify.name: modify, send.name: send}
+            for operation in calendar_operations(
+                connection_of=self._connection_of,
+                calendar_for=self.calendar_for,
+                scope_for=self.tenant_scope,
+                clock=utc_now,
+            ):
+                operations[operation.name] = operation
             return WriteDispatcher(
                 operations=operations,
                 scope_for=self.tenant_scope,
@@ -470,6 +563,8 @@ class Container:
     def _build_router(self) -> Router:
         from shared.api import health
         from shared.api.routing import Router, mount
+        from shared.calendar import routes as calendar_routes
+        from shared.calendar.writes import CalendarWrites
         from shared.connections import routes as connection_routes
         from shared.mail import routes as mail_routes
         from shared.mail.sending import OutboundMail
@@ -521,6 +616,23 @@ class Container:
                     ),
                 ),
                 *mount(mail_routes.ROUTES, lambda: self._once("mail_api", mail_api)),
+                *mount(
+                    calendar_routes.ROUTES,
+                    lambda: self._once(
+                        "calendar_api",
+                        lambda: calendar_routes.CalendarApi(
+                            tenants=self.tenants,
+                            scope_for=self.tenant_scope,
+                            selection=self.calendar_selection,
+                            writes=CalendarWrites(
+                                outbox=self.outbox,
+                                connection_of=self._connection_of,
+                                scope_for=self.tenant_scope,
+                                clock=utc_now,
+                            ),
+                        ),
+                    ),
+                ),
                 *mount(write_routes.ROUTES, lambda: write_routes.WritesApi(outbox=self.outbox)),
                 *mount(
                     retention_routes.ROUTES,

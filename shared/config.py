@@ -106,6 +106,26 @@ class Settings(BaseSettings):
         "",
         description="Full name of the topic Gmail publishes to (projects/P/topics/T); empty: no Gmail watch.",
     )
+    calendar_push_url: str = Field(
+        "",
+        description="calendar_push's public HTTPS URL, where Calendar channels POST; empty: no channels.",
+    )
+    calendar_channel_ttl_seconds: int = Field(
+        604800, gt=0, description="How long a Calendar channel is asked to live (Google's default: 7 days)."
+    )
+    calendar_sync_days_back: int = Field(
+        30, ge=0, le=3650, description="A calendar's first (full) sync lists events from this many days ago."
+    )
+    calendar_sync_days_ahead: int = Field(365, ge=1, le=3650, description="... up to this many days ahead.")
+    calendar_user_requests_per_minute: int | None = Field(
+        None, gt=0, description="Per-user Calendar budget the clients pace to; empty: Google's 600."
+    )
+    calendar_list_page_size: int = Field(
+        2500, gt=0, le=2500, description="Events per events.list page (Google allows 2,500)."
+    )
+    calendar_max_in_flight: int = Field(
+        10, gt=0, description="Calendar requests one connection keeps in flight at most."
+    )
     scheduler_audiences: str = Field(
         "",
         description="Comma-separated audiences accepted on Cloud Scheduler's tokens (the function URLs).",
@@ -144,7 +164,7 @@ class Settings(BaseSettings):
         3600, gt=0, description="renew_watches queues a sync for connections without success for this long."
     )
     watch_renew_within_seconds: int = Field(
-        172800, gt=0, description="renew_watches renews Gmail watches that expire within this long."
+        172800, gt=0, description="renew_watches renews watches and channels that end within this long."
     )
     purge_time_budget_seconds: float = Field(
         420.0, gt=0, description="A tenant's purge stops and queues its continuation after this long."

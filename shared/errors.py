@@ -100,6 +100,24 @@ class LeaseLost(Conflict):
     default_code = "lease_lost"
 
 
+class ChangedAtGoogle(Conflict):
+    """A conditional write to Google (``If-Match``) found the object changed there since it was read."""
+
+    default_code = "changed_at_google"
+
+
+class IdTakenAtGoogle(Conflict):
+    """An insert with a client-chosen id found that id taken (by an earlier attempt of ours)."""
+
+    default_code = "id_taken_at_google"
+
+
+class GoneAtGoogle(NotFound):
+    """The object is not at Google, or was deleted there."""
+
+    default_code = "gone_at_google"
+
+
 class DocumentMissing(NotFound):
     """A stored document to update does not exist."""
 
@@ -147,6 +165,9 @@ ERROR_TABLE: dict[type[IntegrationError], ErrorMapping] = {
     AlreadyExists: ErrorMapping(409, EventOutcome.ACK),
     PreconditionFailed: ErrorMapping(409, EventOutcome.ACK),
     LeaseLost: ErrorMapping(409, EventOutcome.ACK),  # the work is another sync's (or gone) now
+    ChangedAtGoogle: ErrorMapping(409, EventOutcome.ACK),
+    IdTakenAtGoogle: ErrorMapping(409, EventOutcome.ACK),
+    GoneAtGoogle: ErrorMapping(404, EventOutcome.ACK),
     DocumentMissing: ErrorMapping(404, EventOutcome.ACK),
     PayloadTooLarge: ErrorMapping(413, EventOutcome.ACK),
     UnsupportedMediaType: ErrorMapping(415, EventOutcome.ACK),

@@ -8,6 +8,7 @@ from typing import Any
 from shared.api import health
 from shared.api.openapi import API_VERSION, build_openapi
 from shared.api.routing import Route
+from shared.calendar import routes as calendar
 from shared.connections import routes as connections
 from shared.mail import routes as mail
 from shared.retention import routes as retention
@@ -21,6 +22,7 @@ def all_routes() -> list[Route[Any]]:
         *tenants.ROUTES,
         *connections.ROUTES,
         *mail.ROUTES,
+        *calendar.ROUTES,
         *writes.ROUTES,
         *retention.ROUTES,
     ]

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from local_stack.google_standin.calendar_listing import EventQuery, InstancesQuery
+from local_stack.google_standin.calendar_store import Calendar, CalendarAccount, CalendarSettings, WriteKind
+from local_stack.google_standin.calendar_times import When
 from local_stack.google_standin.errors import GoogleApiError
 from local_stack.google_standin.gmail_mailbox import Mailbox
 from local_stack.google_standin.mime_factory import MessageFactory
+from shared.calendar.engine import CalendarSyncEngine
 from shared.connections.features import FeatureState, OffReason
-from shared.errors import NeedsResync
+from shared.errors import ChangedAtGoogle, GoneAtGoogle, IdTakenAtGoogle, NeedsResync
 from shared.mail.contacts import COUNT_FIELDS
 from shared.mail.engine import GmailSyncEngine
 from shared.messaging.ports import MemoryPublisher
@@ -84,6 +88,87 @@ class FakeGmail:
         return self.calls.count(call)
 
 
+class FakeCalendar:
+    """The Calendar ports (reader, writer, watcher) over the stand-in's calendar model, counting calls,
+    answering as the CalendarClient does (our errors for Google's 409, 410 and 412)."""
+
+    def __init__(self, account: CalendarAccount) -> None:
+        self.account = account
+        self.calls: list[str] = []
+
+    def calendar(self, calendar_id: str) -> Calendar:
+        return self.account.calendar(calendar_id)
+
+    def list_events(
+        self,
+        calendar_id: str,
+        *,
+        sync_token: str | None = None,
+        page_token: str | None = None,
+        time_min: datetime | None = None,
+        time_max: datetime | None = None,
+        max_results: int = 2500,
+    ) -> dict[str, Any]:
+        self.calls.append("events.list")
+        query = EventQuery(
+            time_min=None if sync_token else time_min,
+            time_max=None if sync_token else time_max,
+            max_results=max_results,
+            page_token=page_token,
+        )
+        try:
+            return self.calendar(calendar_id).list_events(query, sync_token=sync_token)
+        except GoogleApiError as error:
+            if error.status == 410:
+                raise NeedsResync("expired", code="sync_token_expired") from error
+            raise
+
+    def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
+        self.calls.append("events.get")
+        try:
+            return self.calendar(calendar_id).get(event_id)
+        except GoogleApiError as error:
+            raise GoneAtGoogle("gone", code="event_gone") from error
+
+    def instance(self, calendar_id: str, master_id: str, original_start: str) -> dict[str, Any]:
+        self.calls.append("events.instances")
+        if len(original_start) == 10:  # a date: an all-day series
+            when = When(day=date.fromisoformat(original_start))
+        else:
+            when = When(instant=datetime.fromisoformat(original_start.replace("Z", "+00:00")))
+        answer = self.calendar(calendar_id).instances(master_id, InstancesQuery(original_start=when))
+        if not answer.get("items"):
+            raise GoneAtGoogle("gone", code="event_gone")
+        return dict(answer["items"][0])
+
+    def _write(self, kind: WriteKind, calendar_id: str, **arguments: Any) -> dict[str, Any]:
+        self.calls.append(f"events.{kind.value}")
+        try:
+            return self.calendar(calendar_id).write(kind, **arguments).event
+        except GoogleApiError as error:
+            if error.status == 409:
+                raise IdTakenAtGoogle("taken", code="event_id_taken") from error
+            if error.status == 412:
+                raise ChangedAtGoogle("changed", code="calendar_conflict") from error
+            if error.status in (404, 410):
+                raise GoneAtGoogle("gone", code="event_gone") from error
+            raise
+
+    def insert_event(self, calendar_id: str, body: Mapping[str, Any], *, send_updates: str) -> dict[str, Any]:
+        return self._write(WriteKind.INSERT, calendar_id, body=dict(body))
+
+    def patch_event(
+        self, calendar_id: str, event_id: str, body: Mapping[str, Any], *, etag: str | None, send_updates: str
+    ) -> dict[str, Any]:
+        return self._write(WriteKind.PATCH, calendar_id, event_id=event_id, body=dict(body), if_match=etag)
+
+    def delete_event(self, calendar_id: str, event_id: str, *, etag: str | None, send_updates: str) -> None:
+        self._write(WriteKind.DELETE, calendar_id, event_id=event_id, if_match=etag)
+
+    def count(self, call: str) -> int:
+        return self.calls.count(call)
+
+
 @dataclass
 class FakeConnection:
     """A connection as the sync sees it (SyncedConnection)."""
@@ -92,8 +177,9 @@ class FakeConnection:
     google_email: str = ALICE
     grant_id: str = "grant-1"
     granted_scopes: list[str] = field(default_factory=list)
+    calendar_ids: list[str] = field(default_factory=list)
     active: bool = True
-    features: set[Feature] = field(default_factory=lambda: {Feature.MAIL, Feature.CONTACTS})
+    features: set[Feature] = field(default_factory=lambda: {Feature.MAIL, Feature.CONTACTS, Feature.CALENDAR})
 
     def enabled(self, feature: Feature) -> bool:
         return feature in self.features
@@ -144,8 +230,18 @@ class SyncWorld:
             coalesce_seconds=30,
             clock=self.clock,
         )
+        self.calendars = CalendarAccount(
+            ALICE, clock=lambda: self.clock.now.timestamp(), settings=CalendarSettings()
+        )
+        self.calendar = FakeCalendar(self.calendars)
         self.engines: dict[Source, SyncEngine] = {
-            Source.GMAIL: GmailSyncEngine(gmail_for=lambda tenant_id, connection: self.gmail, page_size=500)
+            Source.GMAIL: GmailSyncEngine(gmail_for=lambda tenant_id, connection: self.gmail, page_size=500),
+            Source.CALENDAR: CalendarSyncEngine(
+                calendar_for=lambda tenant_id, connection: self.calendar,
+                days_back=30,
+                days_ahead=365,
+                page_size=50,
+            ),
         }
         self.runner = SyncRunner(
             engines=self.engines,
@@ -181,6 +277,21 @@ class SyncWorld:
     def sync(self, reason: str = "push") -> Any:
         request = SyncRequest(tenant_id=TENANT, connection_id=CONNECTION, source=Source.GMAIL, reason=reason)
         return self.runner.run(request)
+
+    def sync_calendar(self, calendar_id: str = "primary", reason: str = "push") -> Any:
+        request = SyncRequest(
+            tenant_id=TENANT,
+            connection_id=CONNECTION,
+            source=Source.CALENDAR,
+            partition=calendar_id,
+            reason=reason,
+        )
+        return self.runner.run(request)
+
+    def events(self) -> dict[str, dict[str, Any]]:
+        """Stored events by Google's id."""
+        snapshots = self.store.stream(CollectionRef(f"tenants/{TENANT}/events").query())
+        return {snapshot.to_dict()["event_id"]: snapshot.to_dict() for snapshot in snapshots}
 
     def follow_ups(self) -> list[Mapping[str, Any]]:
         return self.publisher.messages("sync-requests")

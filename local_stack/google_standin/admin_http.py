@@ -21,6 +21,7 @@ from local_stack.google_standin.limits import PriceList
 from local_stack.google_standin.routes import PlainRoute
 
 if TYPE_CHECKING:
+    from local_stack.google_standin.calendar_store import Calendar
     from local_stack.google_standin.standin import GoogleStandIn
 
 Handler = Callable[[Request, Mapping[str, str]], Any]
@@ -152,7 +153,41 @@ def admin_routes(standin: GoogleStandIn) -> list[PlainRoute]:
     def health(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
         return {"status": "ok", "accounts": standin.accounts}
 
+    # Calendar: writes here act as another client would (validated, pushed to channels, not logged).
+    def calendar_of(params: Mapping[str, str]) -> Calendar:
+        return standin.calendars(params["email"]).calendar(params["calendar_id"])
+
+    def add_calendar(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        body = _body(request)
+        calendar = standin.calendars(params["email"]).add_calendar(
+            str(body["summary"]), time_zone=str(body.get("timeZone", "UTC"))
+        )
+        return calendar.list_entry()
+
+    def list_events(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return {"items": calendar_of(params).events()}
+
+    def add_event(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return calendar_of(params).insert(_body(request))
+
+    def patch_event(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return calendar_of(params).patch(params["event_id"], _body(request))
+
+    def delete_event(request: Request, params: Mapping[str, str]) -> None:
+        calendar_of(params).delete(params["event_id"])
+
+    def expire_sync_tokens(request: Request, params: Mapping[str, str]) -> None:
+        calendar_of(params).expire_sync_tokens()
+
+    def list_channels(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return {"channels": [channel.to_json() for channel in standin.calendar_push.channels]}
+
+    def list_deliveries(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return {"deliveries": [delivery.to_json() for delivery in standin.calendar_push.deliveries]}
+
     account = "/standin/accounts/<email>"
+    # Calendar ids hold "@" (and no "/"): the default converter takes them whole.
+    calendar = f"{account}/calendars/<calendar_id>"
     routes: list[tuple[str, str, str, Handler, int]] = [
         ("GET", "/standin/health", "standin.health", health, 200),
         ("POST", "/standin/accounts", "standin.accounts.create", add_account, 201),
@@ -188,6 +223,20 @@ def admin_routes(standin: GoogleStandIn) -> list[PlainRoute]:
         ("PUT", "/standin/limits", "standin.limits.set", set_limits, 200),
         ("POST", "/standin/clock/advance", "standin.clock.advance", advance_clock, 200),
         ("POST", "/standin/oauth/clients", "standin.oauth.clients", register_client, 201),
+        ("POST", f"{account}/calendars", "standin.calendars.add", add_calendar, 201),
+        ("GET", f"{calendar}/events", "standin.calendar_events.list", list_events, 200),
+        ("POST", f"{calendar}/events", "standin.calendar_events.add", add_event, 201),
+        ("PATCH", f"{calendar}/events/<event_id>", "standin.calendar_events.patch", patch_event, 200),
+        ("DELETE", f"{calendar}/events/<event_id>", "standin.calendar_events.delete", delete_event, 200),
+        (
+            "POST",
+            f"{calendar}/expire-sync-tokens",
+            "standin.calendars.expire_sync_tokens",
+            expire_sync_tokens,
+            200,
+        ),
+        ("GET", "/standin/calendar/channels", "standin.calendar_push.channels", list_channels, 200),
+        ("GET", "/standin/calendar/deliveries", "standin.calendar_push.deliveries", list_deliveries, 200),
     ]
     return [
         PlainRoute(method, path, endpoint, _answer(handler, status))

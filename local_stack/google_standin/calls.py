@@ -15,6 +15,9 @@ class CallRecord:
     units: int  # quota units charged (0 when refused before charging)
     status: int  # 0: no answer (a dropped connection)
     in_batch: bool = False
+    # What the call did, where the method id alone does not say: Calendar writes name the event, its
+    # attendees and whom Google would email. None for everything else.
+    details: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,6 +24,9 @@ class GoogleApiError(Exception):
     """An error answer of a Google API (Gmail, Calendar, Drive), in the v1 error format:
 
     {"error": {"code": 403, "message": "...", "errors": [{"message", "domain", "reason"}], "status": "..."}}
+
+    A code with no canonical status (410: Calendar's gone sync tokens and deleted events) has no "status",
+    as Calendar's errors guide shows its bodies.
     """
 
     def __init__(
@@ -46,14 +49,10 @@ class GoogleApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         detail = {"message": self.message, "domain": self.domain, "reason": self.reason, **self.extra}
-        return {
-            "error": {
-                "code": self.status,
-                "message": self.message,
-                "errors": [detail],
-                "status": _STATUS_NAMES.get(self.status, "UNKNOWN"),
-            }
-        }
+        error: dict[str, Any] = {"code": self.status, "message": self.message, "errors": [detail]}
+        if self.status in _STATUS_NAMES:
+            error["status"] = _STATUS_NAMES[self.status]
+        return {"error": error}
 
 
 # The errors Google sends that this product must handle, word for word where Google's wording is known.
@@ -98,6 +97,86 @@ def project_rate_limit_exceeded(retry_after_seconds: int) -> GoogleApiError:
         domain="usageLimits",
         retry_after_seconds=retry_after_seconds,
     )
+
+
+# Calendar's own wording, from its errors guide (https://developers.google.com/workspace/calendar/api/guides/errors):
+# the per-user budget answers 403 userRateLimitExceeded; the per-project one 403 rateLimitExceeded (the
+# guide says it may also come as 429, to be handled alike).
+def calendar_user_rate_limit_exceeded(retry_after_seconds: int) -> GoogleApiError:
+    return GoogleApiError(
+        403,
+        "userRateLimitExceeded",
+        "User Rate Limit Exceeded",
+        domain="usageLimits",
+        retry_after_seconds=retry_after_seconds,
+    )
+
+
+def calendar_rate_limit_exceeded(retry_after_seconds: int) -> GoogleApiError:
+    return GoogleApiError(
+        403,
+        "rateLimitExceeded",
+        "Rate Limit Exceeded",
+        domain="usageLimits",
+        retry_after_seconds=retry_after_seconds,
+    )
+
+
+def sync_token_expired() -> GoogleApiError:
+    return GoogleApiError(
+        410,
+        "fullSyncRequired",
+        "Sync token is no longer valid, a full sync is required.",
+        domain="calendar",
+        extra={"locationType": "parameter", "location": "syncToken"},
+    )
+
+
+def updated_min_too_long_ago() -> GoogleApiError:
+    return GoogleApiError(
+        410,
+        "updatedMinTooLongAgo",
+        "The requested minimum modification time lies too far in the past.",
+        domain="calendar",
+        extra={"locationType": "parameter", "location": "updatedMin"},
+    )
+
+
+def deleted() -> GoogleApiError:
+    return GoogleApiError(410, "deleted", "Resource has been deleted")
+
+
+def duplicate() -> GoogleApiError:
+    return GoogleApiError(409, "duplicate", "The requested identifier already exists.")
+
+
+def precondition_failed() -> GoogleApiError:
+    return GoogleApiError(
+        412,
+        "conditionNotMet",
+        "Precondition Failed",
+        extra={"locationType": "header", "location": "If-Match"},
+    )
+
+
+def time_range_empty(location: str) -> GoogleApiError:
+    return GoogleApiError(
+        400,
+        "timeRangeEmpty",
+        "The specified time range is empty.",
+        domain="calendar",
+        extra={"locationType": "parameter", "location": location},
+    )
+
+
+def invalid(message: str) -> GoogleApiError:
+    """Calendar's 400 for a value it cannot take ("Invalid resource id value.")."""
+    return GoogleApiError(400, "invalid", message)
+
+
+def required(message: str) -> GoogleApiError:
+    """Calendar's 400 for a missing field ("Missing end time.")."""
+    return GoogleApiError(400, "required", message)
 
 
 def too_many_concurrent_requests() -> GoogleApiError:

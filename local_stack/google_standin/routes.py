@@ -24,12 +24,14 @@ class PlainRoute:
 
 @dataclass
 class ApiCall:
-    """What an API method handler receives. ``account`` is the email the bearer token belongs to."""
+    """What an API method handler receives. ``account`` is the email the bearer token belongs to.
+    A handler may set ``details``: the server puts them into the call's record in the call log."""
 
     request: Request
     path: Mapping[str, str]
     account: str
     scopes: frozenset[str]
+    details: dict[str, Any] | None = None
 
     def json(self) -> Any:
         from local_stack.google_standin.errors import bad_request

@@ -1,8 +1,9 @@
-"""The stand-in's HTTP server: one WSGI app that serves OAuth, Gmail, batch, and the admin API.
+"""The stand-in's HTTP server: one WSGI app that serves OAuth, Gmail, Calendar, batch, and the admin API.
 
 Every Google API call goes through ``_serve_api_call``, which does what Google does around a method:
-fault script, bearer token and scopes, the ``userId`` check, latency, the concurrency cap, quota units,
-the method itself, and the call log. Batch parts go through the same path, one by one.
+fault script, bearer token and scopes, the ``userId`` check, latency, the concurrency cap, quota (Gmail's
+units, Calendar's requests), the method itself, and the call log. Batch parts go through the same path,
+one by one.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ from local_stack.google_standin.errors import (
     invalid_credentials,
 )
 from local_stack.google_standin.faults import FaultAction, FaultRule, FaultScript
-from local_stack.google_standin.limits import ConcurrencyGate, LimitSettings, QuotaMeter, units_for
+from local_stack.google_standin.limits import ConcurrencyGate, LimitSettings, QuotaMeter, charge_for
 from local_stack.google_standin.routes import ApiCall, ApiRoute, PlainRoute
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_PARTS = 100  # Google's limit per batch request
+BATCH_PATHS = frozenset({"/batch", "/batch/gmail/v1", "/batch/calendar/v3"})  # each discovery's batchPath
 
 
 @dataclass
@@ -123,7 +125,7 @@ class StandInServer:
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        if request.path in ("/batch", "/batch/gmail/v1") and request.method == "POST":
+        if request.path in BATCH_PATHS and request.method == "POST":
             outcome: Response | _Dropped = self._serve_batch(request)
         else:
             outcome = self._route(request, in_batch=False)
@@ -187,6 +189,7 @@ class StandInServer:
         units = 0
         status = 500
         truncate = False
+        call: ApiCall | None = None
         try:
             grant = self._authenticate(request)
             account = grant[0] if grant else None
@@ -209,13 +212,15 @@ class StandInServer:
                 raise GoogleApiError(403, "forbidden", f"Delegation denied for {account}")
             if self.limits.latency_seconds and not in_batch:
                 time.sleep(self.limits.latency_seconds)
-            with self.concurrency.slot(account):
+            with self.concurrency.slot(account, route.method_id.split(".", 1)[0]):
                 if fault is not None and fault.action is FaultAction.DELAY:
                     time.sleep(fault.delay_seconds)  # a slow backend holds its slot while it works
-                charge = units_for(route.method_id, self.limits.price_list)
-                self.quota.charge(account, charge)
-                units = charge
-                result = route.handler(ApiCall(request=request, path=params, account=account, scopes=scopes))
+                charge = charge_for(route.method_id, self.limits)
+                if charge is not None:
+                    self.quota.charge(account, charge)
+                    units = charge.units
+                call = ApiCall(request=request, path=params, account=account, scopes=scopes)
+                result = route.handler(call)
             if isinstance(result, Response):
                 response = result
             elif result is None:
@@ -225,7 +230,10 @@ class StandInServer:
         except GoogleApiError as error:
             response = _error_response(error)
         status = response.status_code
-        self.calls.record(CallRecord(self.clock.now(), route.method_id, account, units, status, in_batch))
+        details = call.details if call is not None else None
+        self.calls.record(
+            CallRecord(self.clock.now(), route.method_id, account, units, status, in_batch, details)
+        )
         if truncate:
             return _Dropped(FaultAction.TRUNCATE, response)
         return response

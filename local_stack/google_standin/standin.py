@@ -1,6 +1,7 @@
-"""``GoogleStandIn``: the whole stand-in behind one object: start it, add accounts, drive mailboxes,
-script faults, read the call log. Tests and the demo use this Python API; the admin HTTP API
-(``/standin/...``) offers the same levers to other processes.
+"""``GoogleStandIn``: the whole stand-in behind one object: start it, add accounts, drive their
+mailboxes (Gmail) and calendars (Calendar), script faults, read the call log and push deliveries. Tests
+and the demo use this Python API; the admin HTTP API (``/standin/...``) offers the same levers to other
+processes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from local_stack.google_standin.calendar_http import calendar_routes
+from local_stack.google_standin.calendar_push import CalendarPush
+from local_stack.google_standin.calendar_store import CalendarAccount, CalendarSettings
 from local_stack.google_standin.calls import CallLog
 from local_stack.google_standin.clock import StandInClock
 from local_stack.google_standin.errors import not_found
@@ -36,6 +40,7 @@ DEFAULT_REDIRECT_URI = "http://127.0.0.1/oauth2/callback"
 class StandInSettings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     push: PushSettings = field(default_factory=PushSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
     history_retention: int | None = None  # history records kept per mailbox; None: all until forgotten
     access_token_lifetime: int = 3600
     refresh_token_lifetime: int | None = (
@@ -64,10 +69,15 @@ class GoogleStandIn:
             clock=self.clock, limits=self.settings.limits, resolve_token=self._resolve
         )
         self.push = GmailPush(self.settings.push, clock=self.clock.now, mint_token=self._mint_push_token)
+        self.calendar_push = CalendarPush(self.settings.calendar, clock=self.clock.now)
         self._mailboxes: dict[str, Mailbox] = {}
+        self._calendars: dict[str, CalendarAccount] = {}
         self._lock = threading.Lock()
         self.server.add_plain_routes(oauth_routes(self.oauth))
         self.server.add_api_routes(gmail_routes(self.mailbox))
+        self.server.add_api_routes(
+            calendar_routes(self.calendars, self.calendar_push, is_standin_account=self._is_account)
+        )
         from local_stack.google_standin.admin_http import admin_routes
 
         self.server.add_plain_routes(admin_routes(self))
@@ -82,6 +92,7 @@ class GoogleStandIn:
     def stop(self) -> None:
         self.server.stop()
         self.push.close()
+        self.calendar_push.close()
 
     def __enter__(self) -> Self:
         if self._base_url is None:
@@ -101,7 +112,8 @@ class GoogleStandIn:
 
     @property
     def api_root(self) -> str:
-        """What replaces https://gmail.googleapis.com/ and https://www.googleapis.com/ in discovery."""
+        """What replaces https://gmail.googleapis.com/ and https://www.googleapis.com/ in discovery
+        (Calendar's root too)."""
         return self.base_url + "/"
 
     @property
@@ -120,10 +132,11 @@ class GoogleStandIn:
     def certs_url(self) -> str:
         return f"{self.base_url}/oauth2/v1/certs"
 
-    # --- accounts and mailboxes -----------------------------------------------------------------------
+    # --- accounts, mailboxes and calendars ----------------------------------------------------------
 
     def add_account(self, email: str) -> Mailbox:
-        """A Google account with an empty Gmail mailbox. Adding one that exists returns its mailbox."""
+        """A Google account with an empty Gmail mailbox and a primary calendar (id: the email, lower
+        case; time zone UTC). Adding one that exists returns its mailbox."""
         with self._lock:
             if email.lower() not in self._mailboxes:
                 self.oauth.add_account(email)
@@ -133,6 +146,12 @@ class GoogleStandIn:
                 mailbox.on_change = self.push.on_change
                 mailbox.on_sent = functools.partial(self._deliver, email.lower())
                 self._mailboxes[email.lower()] = mailbox
+                self._calendars[email.lower()] = CalendarAccount(
+                    email,
+                    clock=self.clock.now,
+                    settings=self.settings.calendar,
+                    on_change=self.calendar_push.on_change,
+                )
             return self._mailboxes[email.lower()]
 
     def mailbox(self, email: str) -> Mailbox:
@@ -141,6 +160,14 @@ class GoogleStandIn:
         if mailbox is None:
             raise not_found()
         return mailbox
+
+    def calendars(self, email: str) -> CalendarAccount:
+        """The account's calendars; 404 (Google's error) for an account the stand-in does not have."""
+        with self._lock:
+            account = self._calendars.get(email.lower())
+        if account is None:
+            raise not_found()
+        return account
 
     @property
     def accounts(self) -> list[str]:
@@ -232,6 +259,10 @@ class GoogleStandIn:
             local = [self._mailboxes[r] for r in recipients if r in self._mailboxes and r != sender]
         for mailbox in local:
             mailbox.deliver(raw)
+
+    def _is_account(self, email: str) -> bool:
+        with self._lock:
+            return email.lower() in self._mailboxes
 
     def _resolve(self, token: str) -> tuple[str, frozenset[str]] | None:
         grant = self.oauth.resolve_access_token(token)

@@ -288,6 +288,7 @@ class ConnectFlow:
                 granted_scopes=sorted(grant.granted_scopes),
                 requested_features=state.features,
                 features=dict(features),
+                calendar_ids=existing.calendar_ids if existing else [],
                 # A reconnect of the same account keeps what was synced and where each sync stopped
                 # (sync states and channels live in documents of their own, untouched here).
                 created_at=existing.created_at if existing else now,

@@ -20,7 +20,10 @@ EMAIL = "https://www.googleapis.com/auth/userinfo.email"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
 GMAIL_MODIFY = "https://www.googleapis.com/auth/gmail.modify"
+# Calendar: events.list/insert/patch/delete/watch on every calendar of the user's list (events.owned
+# would miss calendars shared with the user), and the list itself so the CRM can choose (ADR 0014).
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
+CALENDAR_LIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
 # drive.file: only files the user picks or the app creates; a non-restricted scope (see ADR 0007).
 DRIVE_FILE = "https://www.googleapis.com/auth/drive.file"
 
@@ -28,9 +31,9 @@ DRIVE_FILE = "https://www.googleapis.com/auth/drive.file"
 IDENTITY_SCOPES = (OPENID, "email")
 _SHORT_FORMS = {"email": EMAIL, "profile": "https://www.googleapis.com/auth/userinfo.profile"}
 
-# The features this system delivers today. Calendar and Drive join with their packages; until then
-# they are reported off (``not_available``) and their scopes are never asked of the user.
-AVAILABLE_FEATURES = frozenset({Feature.MAIL, Feature.CONTACTS})
+# The features this system delivers today. Drive joins with its package; until then it is reported
+# off (``not_available``) and its scope is never asked of the user.
+AVAILABLE_FEATURES = frozenset({Feature.MAIL, Feature.CONTACTS, Feature.CALENDAR})
 # A feature that only works on top of another: contacts come from the mail sync stores.
 REQUIRES = {Feature.CONTACTS: Feature.MAIL}
 
@@ -55,7 +58,7 @@ def required_scopes(feature: Feature, *, write_back: bool) -> frozenset[str]:
     read = GMAIL_MODIFY if write_back else GMAIL_READONLY  # gmail.modify includes reading
     return {
         Feature.MAIL: frozenset({read, GMAIL_SEND}),
-        Feature.CALENDAR: frozenset({CALENDAR_EVENTS}),
+        Feature.CALENDAR: frozenset({CALENDAR_EVENTS, CALENDAR_LIST}),
         Feature.DRIVE: frozenset({DRIVE_FILE}),
         Feature.CONTACTS: frozenset({read}),
     }[feature]

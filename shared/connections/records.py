@@ -47,6 +47,9 @@ class ConnectionRecord(BaseModel):
     granted_scopes: list[str]
     requested_features: list[Feature]
     features: dict[Feature, FeatureState]
+    calendar_ids: list[str] = Field(
+        default_factory=list, description="Calendars synced beside the primary one (the CRM's choice)."
+    )
     created_at: datetime
     connected_at: datetime
     updated_at: datetime

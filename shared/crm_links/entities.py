@@ -7,13 +7,15 @@ idempotent: adding an entity held already, or removing one not held, answers Non
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.errors import Conflict
 from shared.ids import ExternalId
+from shared.storage.documents import DocRef, Snapshot, Transaction
+from shared.storage.scope import TenantScope
 
 # The CRM owns its entity types (deal, lead, contact, company, task, and those it adds): any lower-case
 # word is taken, so a new type needs no release of ours.
@@ -65,3 +67,37 @@ def without_entity(data: Mapping[str, Any], entity: CrmEntity) -> list[Any] | No
     current = list(data.get("attached_to") or [])
     remaining = [item for item in current if _key(item) != entity.key]
     return None if len(remaining) == len(current) else remaining
+
+
+def own_object(scope: TenantScope, snapshot: Snapshot, connection_id: str) -> dict[str, Any] | None:
+    """The synced object's fields when it exists, is this tenant's and this connection's; None
+    otherwise (corrupt, or not the caller's: never touched)."""
+    if not snapshot.exists:
+        return None
+    data = snapshot.to_dict()
+    if data.get("tenant_id") != scope.tenant_id or data.get("connection_id") != connection_id:
+        return None
+    return data
+
+
+def change_attached(
+    scope: TenantScope,
+    reference: DocRef,
+    connection_id: str,
+    change: Callable[[Mapping[str, Any]], list[Any] | None],
+) -> dict[str, Any] | None:
+    """Apply ``change`` (``with_entity`` or ``without_entity``) to one synced object's ``attached_to``
+    in a transaction that read it: an attach racing a delete either wins or finds it gone. Returns the
+    object's fields after, or None when there is no such object of this connection."""
+
+    def work(transaction: Transaction) -> dict[str, Any] | None:
+        data = own_object(scope, transaction.get(reference), connection_id)
+        if data is None:
+            return None
+        new = change(data)
+        if new is not None:
+            transaction.update(reference, {"attached_to": new})
+            data = {**data, "attached_to": new}
+        return data
+
+    return scope.transaction(work)

@@ -11,32 +11,29 @@ from __future__ import annotations
 
 import base64
 import functools
-import http.client
-import math
-import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from shared.errors import IntegrationError, NeedsReconnect, NeedsResync, Permanent, Retryable
-from shared.google_apis.discovery import build_service
+from shared.errors import NeedsResync, Retryable
+from shared.google_apis.client import (
+    ApiName,
+    Failure,
+    PacedClient,
+    call_errors,
+    http_status,
+    is_billed,
+    is_retryable_http,
+    translate_http_error,
+)
 from shared.google_apis.rate_limit import MAX_BATCH_PARTS, InFlightLimit, QuotaSettings, TokenBucket
 
 if TYPE_CHECKING:
-    from google.auth.credentials import Credentials
+    pass
 
-__all__ = [
-    "GmailClient",
-    "GmailWatch",
-    "InFlightLimit",
-    "QuotaSettings",
-    "TokenBucket",
-    "translate_http_error",
-]
+__all__ = ["GmailClient", "GmailWatch", "InFlightLimit", "QuotaSettings", "TokenBucket"]
 
-_RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # Above this, a message goes as a media upload rather than inline base64url in a JSON body (which adds a
 # third and has a smaller limit than the upload's 35 MB).
 INLINE_SEND_BYTES = 4 * 1024 * 1024
@@ -48,118 +45,14 @@ class GmailWatch:
     expires_at: datetime
 
 
-def translate_http_error(error: Exception) -> IntegrationError:
-    """Google's answers, mapped once: passing faults retry, a dead grant needs the user, the rest stop."""
-    import google.auth.exceptions
-    from googleapiclient.errors import HttpError
+class GmailClient(PacedClient):
+    """The quota-aware Gmail client (client.PacedClient): one instance per thread; instances working on
+    the same mailbox share a ``bucket`` and an ``in_flight`` limit. A batch of gets acquires the sum of
+    its parts' units and holds a slot per part (at most all of them)."""
 
-    if isinstance(error, google.auth.exceptions.RefreshError):
-        if getattr(error, "retryable", False):
-            return Retryable("Refreshing the Google token failed for now.")
-        return NeedsReconnect("Google refused the stored grant.", code="invalid_grant")
-    if isinstance(error, HttpError):
-        status = _status(error)
-        if _is_retryable_http(error):
-            return Retryable(f"Gmail answered {status}.")
-        return Permanent(f"Gmail refused the call ({status}).", code=f"gmail_{status}")
-    if isinstance(error, google.auth.exceptions.TransportError):
-        return Retryable("Google's token endpoint could not be reached.")
-    if isinstance(error, (TimeoutError, ConnectionError, OSError, http.client.HTTPException)):
-        return Retryable("Gmail could not be reached.")
-    return Permanent("Gmail call failed.", code="gmail_error")
-
-
-# --- the client ---------------------------------------------------------------------------------
-
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Answers Google does not bill: refused before the method ran (auth, quota, concurrency) or failed in
-# its frontend. Everything else that got an answer (200, 400, 404) was charged.
-_UNBILLED_STATUSES = frozenset({401, 403, 429})
-
-
-def _reasons(error: Any) -> set[str]:
-    details = getattr(error, "error_details", None) or []
-    if not isinstance(details, list):
-        return set()
-    return {str(detail.get("reason")) for detail in details if isinstance(detail, dict)}
-
-
-def _status(error: Any) -> int:
-    return int(getattr(error, "status_code", 0) or 0)
-
-
-def _retry_after(error: Any) -> float:
-    """Google's Retry-After in seconds (0 when absent); batch parts carry it in their own headers."""
-    resp = getattr(error, "resp", None)
-    value = resp.get("retry-after") if resp is not None and hasattr(resp, "get") else None
-    try:
-        return max(0.0, float(value)) if value is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0  # an HTTP date: rare from Google; the backoff still applies
-
-
-def _is_rate_limited(error: Any) -> bool:
-    status = _status(error)
-    return status == 429 or (status == 403 and bool(_reasons(error) & _RATE_LIMIT_REASONS))
-
-
-def _is_retryable_http(error: Any) -> bool:
-    return _status(error) in _RETRY_STATUSES or _is_rate_limited(error)
-
-
-def _is_billed(error: Any) -> bool:
-    status = _status(error)
-    return status < 500 and status not in _UNBILLED_STATUSES
-
-
-@dataclass
-class _Failure:
-    """Why an attempt failed and may be tried again."""
-
-    error: BaseException
-    retry_after: float = 0.0
-    rate_limited: bool = False
-
-
-class GmailClient:
-    """The quota-aware Gmail client. One instance per thread (httplib2 is not
-    thread-safe); instances working on the same mailbox share a ``bucket`` and an ``in_flight`` limit.
-
-    Every call acquires its quota units before it is sent (a batch the sum of its parts), holds a slot
-    of ``max_in_flight`` (a batch one per part, at most all of them), and is retried on 429, 403
-    ``rateLimitExceeded``/``userRateLimitExceeded``, 5xx, timeouts and dropped connections, with
-    exponential backoff and full jitter, never sooner than Google's Retry-After. ``invalid_grant`` is
-    never retried: ``on_invalid_grant`` is called once and every call raises ``NeedsReconnect``.
-    """
-
-    def __init__(
-        self,
-        credentials: object,
-        *,
-        root_url: str | None,
-        quota: QuotaSettings | None = None,
-        bucket: TokenBucket | None = None,
-        in_flight: InFlightLimit | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-        on_invalid_grant: Callable[[], None] | None = None,
-    ) -> None:
-        self._quota = quota or QuotaSettings()
-        self._sleep = sleep
-        self._bucket = bucket if bucket is not None else self._quota.bucket(sleep=sleep)
-        self._in_flight = in_flight if in_flight is not None else InFlightLimit(self._quota.max_in_flight)
-        self._rng = rng or random.Random()  # noqa: S311 - backoff jitter, not a secret
-        self._on_invalid_grant = on_invalid_grant
-        self._grant_dead = False
-        self._service: Any = build_service(
-            "gmail", "v1", cast("Credentials", credentials), root_url=root_url or None
-        )
-        # Counters for tests and benchmarks.
-        self.units_spent = 0  # units of the calls Google billed (answered, not refused)
-        self.requests_sent = 0  # API calls sent, each batch part counted
-        self.batches_sent = 0
-        self.retries = 0  # calls sent again, each batch part counted
-        self.seconds_waited_for_quota = 0.0
+    api = ApiName("Gmail", "gmail")
+    discovery = ("gmail", "v1")
+    default_quota = QuotaSettings()
 
     # --- the methods ---------------------------------------------------------------------------------
 
@@ -197,9 +90,11 @@ class GmailClient:
         answer: dict[str, Any] = self._call(
             "gmail.users.history.list",
             lambda: self._service.users().history().list(**arguments),
-            on_not_found=lambda: NeedsResync(
-                "Gmail no longer keeps history that far back.", code="history_expired"
-            ),
+            on_status={
+                404: lambda _: NeedsResync(
+                    "Gmail no longer keeps history that far back.", code="history_expired"
+                )
+            },
         )
         return answer
 
@@ -326,46 +221,6 @@ class GmailClient:
             queue = queue[parts:]
         return found, missing
 
-    # --- one call ------------------------------------------------------------------------------------
-
-    def _call(
-        self,
-        method_id: str,
-        build_request: Callable[[], Any],
-        *,
-        on_not_found: Callable[[], IntegrationError] | None = None,
-        repeatable: bool = True,
-    ) -> Any:
-        """One call, retried as Google says. ``repeatable=False`` (a send): only refusals that come
-        before Google acted (rate limits) are retried here; after a 5xx, a timeout or a cut connection
-        Google may have acted, and the caller must look before it tries again."""
-        from googleapiclient.errors import HttpError
-
-        units = self._quota.units(method_id)
-        failure: _Failure | None = None
-        for attempt in range(self._quota.max_attempts):
-            if failure is not None:
-                if not repeatable and not failure.rate_limited:
-                    raise self._exhausted(failure)
-                self._back_off(attempt, failure, calls=1)
-            self._check_grant()
-            self.seconds_waited_for_quota += self._bucket.acquire(units)
-            with self._in_flight.slots(1):
-                self.requests_sent += 1
-                try:
-                    answer = build_request().execute(num_retries=0)
-                except _call_errors() as error:
-                    if isinstance(error, HttpError):
-                        if _is_billed(error):
-                            self.units_spent += units
-                        if _status(error) == 404 and on_not_found is not None:
-                            raise on_not_found() from error
-                    failure = self._failure(error)
-                    continue
-            self.units_spent += units
-            return answer
-        raise self._exhausted(failure)
-
     # --- one batch of gets ---------------------------------------------------------------------------
 
     def _batch_size(self, method_id: str) -> int:
@@ -379,7 +234,7 @@ class GmailClient:
         """One batch of gets whose units are already granted, then rounds of its failed parts."""
         units = self._quota.units("gmail.users.messages.get")
         pending = ids
-        failure: _Failure | None = None
+        failure: Failure | None = None
         # googleapiclient rebuilds a resource from the discovery document on every users()/messages()
         # call (about 0.8 ms of CPU each): take it once per batch, not once per part.
         messages = self._service.users().messages()
@@ -400,7 +255,7 @@ class GmailClient:
                 self.batches_sent += 1
                 try:
                     batch.execute()
-                except _call_errors() as error:  # the batch as a whole failed: every part goes again
+                except call_errors() as error:  # the batch as a whole failed: every part goes again
                     failure = self._failure(error)
                     continue
             failed: list[str] = []
@@ -408,100 +263,31 @@ class GmailClient:
             for message_id in pending:
                 if message_id not in answers:  # the batch answer lacked this part: send it again
                     failed.append(message_id)
-                    failure = _merge(failure, _Failure(Retryable("A batch answer lacked a part.")))
+                    failure = _merge(failure, Failure(Retryable("A batch answer lacked a part.")))
                     continue
                 response, part_error = answers[message_id]
                 if part_error is None:
                     self.units_spent += units
                     found[message_id] = response
-                elif _status(part_error) == 404:  # deleted between list and get
+                elif http_status(part_error) == 404:  # deleted between list and get
                     self.units_spent += units
                     missing.add(message_id)
-                elif _is_retryable_http(part_error):
+                elif is_retryable_http(part_error):
                     failed.append(message_id)
                     failure = _merge(failure, self._failure(part_error))
                 else:
-                    if _is_billed(part_error):
+                    if is_billed(part_error):
                         self.units_spent += units
-                    raise translate_http_error(part_error) from part_error
+                    raise translate_http_error(part_error, self.api) from part_error
             if not failed:
                 return
             pending = failed
         raise self._exhausted(failure)
-
-    # --- retry policy --------------------------------------------------------------------------------
-
-    def _failure(self, error: Exception) -> _Failure:
-        """A failure worth another attempt, or raise what it means for the caller."""
-        import google.auth.exceptions
-        from googleapiclient.errors import HttpError
-
-        if isinstance(error, HttpError):
-            if _is_retryable_http(error):
-                return _Failure(error, _retry_after(error), _is_rate_limited(error))
-            raise translate_http_error(error) from error
-        if isinstance(error, google.auth.exceptions.RefreshError):
-            if getattr(error, "retryable", False):
-                return _Failure(error)  # the token endpoint failed for now (5xx, timeout)
-            self._grant_died()  # invalid_grant: only the user can fix it; never retried
-            raise translate_http_error(error) from error
-        return _Failure(error)  # a transport fault: timeout, dropped or cut connection, DNS
-
-    def _back_off(self, attempt: int, failure: _Failure, *, calls: int) -> None:
-        """Full jitter on an exponential ceiling, never sooner than Retry-After."""
-        ceiling = min(
-            self._quota.backoff_max_seconds, self._quota.backoff_initial_seconds * 2 ** (attempt - 1)
-        )
-        delay = max(self._rng.uniform(0, ceiling), failure.retry_after)
-        if failure.rate_limited:
-            self._bucket.penalize(delay)  # every client sharing the bucket holds off too
-        self.retries += calls
-        if delay > 0:
-            self._sleep(delay)
-
-    def _exhausted(self, failure: _Failure | None) -> Retryable:
-        retry_after = math.ceil(failure.retry_after) if failure is not None else None
-        error = Retryable("Gmail failed for now.", retry_after_seconds=retry_after or None)
-        if failure is not None:
-            error.__cause__ = failure.error
-        return error
-
-    def _grant_died(self) -> None:
-        if not self._grant_dead:
-            self._grant_dead = True
-            if self._on_invalid_grant is not None:
-                self._on_invalid_grant()
-
-    def _check_grant(self) -> None:
-        if self._grant_dead:
-            raise NeedsReconnect("Google refused the stored grant.", code="invalid_grant")
 
 
 def _collect(answers: dict[str, tuple[Any, Any]], request_id: str, response: Any, exception: Any) -> None:
     answers[request_id] = (response, exception)
 
 
-def _merge(first: _Failure | None, second: _Failure) -> _Failure:
-    if first is None:
-        return second
-    return _Failure(
-        first.error,
-        max(first.retry_after, second.retry_after),
-        first.rate_limited or second.rate_limited,
-    )
-
-
-def _call_errors() -> tuple[type[Exception], ...]:
-    """What a call may raise that ``_failure`` sorts: Google's answers, token refresh, the network."""
-    import google.auth.exceptions
-    import httplib2  # type: ignore[import-untyped]
-    from googleapiclient.errors import HttpError
-
-    return (
-        HttpError,
-        google.auth.exceptions.RefreshError,
-        google.auth.exceptions.TransportError,
-        OSError,  # timeouts, refused and reset connections
-        http.client.HTTPException,  # a cut body, a bad status line
-        httplib2.ServerNotFoundError,
-    )
+def _merge(first: Failure | None, second: Failure) -> Failure:
+    return second if first is None else first.merged(second)

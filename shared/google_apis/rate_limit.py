@@ -1,8 +1,9 @@
-"""Client-side pacing for Gmail's per-user quota and concurrency cap.
+"""Client-side pacing for Google's per-user quotas and Gmail's concurrency cap.
 
 Gmail meters each user in quota units per minute over a sliding 60-second window (6,000 units on
 projects created from 2026-05, 15,000 before) and refuses the call that would overflow it with 403
-``userRateLimitExceeded``. A sync that waits for those refusals wastes calls and backs off far longer
+``userRateLimitExceeded``. Calendar meters requests the same way: 600 per user per minute, each call
+one "unit" here. A sync that waits for those refusals wastes calls and backs off far longer
 than needed; a sync that paces itself can run *at* the quota. ``TokenBucket`` does the pacing, and
 ``QuotaSettings.bucket`` sizes one for a price list (see there for why it is sized as it is).
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 PriceList = Literal["legacy", "2026-05"]
+Api = Literal["gmail", "calendar"]
 
 WINDOW_SECONDS = 60.0  # Gmail's per-user quota window
 MAX_BATCH_PARTS = 50  # Google allows 100 calls a batch and advises 50 or fewer
@@ -41,21 +43,29 @@ _UNIT_COSTS: dict[str, tuple[int, int]] = {
 }
 _DEFAULT_COST = (5, 5)
 _USER_UNITS_PER_MINUTE: dict[str, int] = {"legacy": 15_000, "2026-05": 6_000}
+CALENDAR_REQUESTS_PER_MINUTE = 600  # per user per project, both price lists (google-facts.md)
+# The call a sync batches, whose units size a bucket's burst: one batch of them.
+_BATCHED_GET: dict[str, str] = {"gmail": "gmail.users.messages.get", "calendar": "calendar.events.get"}
 
 # Float slack when a window entry expires exactly at the moment computed from it.
 _EPSILON = 1e-9
 
 
 def unit_cost(method_id: str, price_list: PriceList = "2026-05") -> int:
-    """Quota units Gmail charges for one call of ``method_id`` ("gmail.users.messages.get")."""
+    """Quota units Gmail charges for one call of ``method_id`` ("gmail.users.messages.get"); a Calendar
+    call counts one request."""
+    if method_id.startswith("calendar."):
+        return 1
     legacy, new = _UNIT_COSTS.get(method_id, _DEFAULT_COST)
     return legacy if price_list == "legacy" else new
 
 
 @dataclass(frozen=True)
 class QuotaSettings:
+    api: Api = "gmail"
     price_list: PriceList = "2026-05"
-    user_units_per_minute: int | None = None  # None: 6,000 on the 2026-05 price list, 15,000 on legacy
+    # None: Gmail's 6,000 units on the 2026-05 price list (15,000 on legacy); Calendar's 600 requests
+    user_units_per_minute: int | None = None
     max_in_flight: int = 10
     max_attempts: int = 6
     backoff_initial_seconds: float = 1.0
@@ -68,12 +78,20 @@ class QuotaSettings:
     def __post_init__(self) -> None:
         if self.price_list not in _USER_UNITS_PER_MINUTE:
             raise ValueError(f"unknown price list {self.price_list!r}")
+        if self.api not in _BATCHED_GET:
+            raise ValueError(f"unknown api {self.api!r}")
         if self.max_in_flight < 1 or self.max_attempts < 1:
             raise ValueError("max_in_flight and max_attempts must be at least 1")
 
     @property
     def units_per_minute(self) -> int:
-        return self.user_units_per_minute or _USER_UNITS_PER_MINUTE[self.price_list]
+        if self.user_units_per_minute:
+            return self.user_units_per_minute
+        return (
+            CALENDAR_REQUESTS_PER_MINUTE
+            if self.api == "calendar"
+            else _USER_UNITS_PER_MINUTE[self.price_list]
+        )
 
     def units(self, method_id: str) -> int:
         return unit_cost(method_id, self.price_list)
@@ -101,7 +119,7 @@ class QuotaSettings:
         (the first window's budget comes without waiting), with no 403.
         """
         budget = float(self.units_per_minute)
-        capacity = min(budget, float(MAX_BATCH_PARTS * self.units("gmail.users.messages.get")))
+        capacity = min(budget, float(MAX_BATCH_PARTS * self.units(_BATCHED_GET[self.api])))
         return TokenBucket(
             capacity,
             budget / WINDOW_SECONDS,

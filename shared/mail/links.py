@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared.crm_links.entities import CrmEntity, with_entity, without_entity
+from shared.crm_links.entities import CrmEntity, change_attached, own_object, with_entity, without_entity
 from shared.errors import NotFound
 from shared.mail.queries import MessageSummary
 from shared.mail.records import MESSAGES, message_doc_id
 from shared.mail.shapes import QUERY_SHAPES
-from shared.storage.documents import DocRef, Snapshot, Transaction
+from shared.storage.documents import DocRef, Transaction
 from shared.storage.scope import TenantScope
 from shared.storage.shapes import build_query
 
@@ -52,18 +52,10 @@ def _change_message(
     change: Callable[[Mapping[str, Any]], list[Any] | None],
 ) -> MessageSummary:
     reference = scope.document(MESSAGES, message_doc_id(connection_id, gmail_id))
-
-    def work(transaction: Transaction) -> dict[str, Any]:
-        data = _own_copy(scope, transaction.get(reference), connection_id)
-        if data is None:
-            raise NotFound("No such message.", code="message_not_found")
-        new = change(data)
-        if new is not None:
-            transaction.update(reference, {"attached_to": new})
-            data = {**data, "attached_to": new}
-        return data
-
-    return _summary(scope.transaction(work))
+    data = change_attached(scope, reference, connection_id, change)
+    if data is None:
+        raise NotFound("No such message.", code="message_not_found")
+    return _summary(data)
 
 
 # --- a thread -----------------------------------------------------------------------------------------
@@ -102,7 +94,7 @@ def _change_thread(
             updates: list[tuple[DocRef, list[Any]]] = []
             present = 0
             for snapshot in snapshots:
-                data = _own_copy(scope, snapshot, connection_id)
+                data = own_object(scope, snapshot, connection_id)
                 if data is None or data.get("thread_id") != thread_id:
                     continue  # gone since the query (purged, or removed by a resync): nothing to do
                 present += 1
@@ -129,16 +121,6 @@ def _thread_copies(scope: TenantScope, connection_id: str, thread_id: str) -> li
 
 
 # --- reading a copy -------------------------------------------------------------------------------------
-
-
-def _own_copy(scope: TenantScope, snapshot: Snapshot, connection_id: str) -> dict[str, Any] | None:
-    """The copy's fields when it exists, is this tenant's and this connection's; None otherwise."""
-    if not snapshot.exists:
-        return None
-    data = snapshot.to_dict()
-    if data.get("tenant_id") != scope.tenant_id or data.get("connection_id") != connection_id:
-        return None  # corrupt, or not the caller's: never touched
-    return data
 
 
 def _summary(data: Mapping[str, Any]) -> MessageSummary:

@@ -10,7 +10,6 @@ listing and filters: a token from another listing, another connection or other f
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -39,6 +38,7 @@ from shared.storage.page_tokens import (
     encode_page_token,
     from_micros,
     invalid_page_token,
+    listing_key,
     micros,
 )
 from shared.storage.scope import TenantScope
@@ -451,5 +451,4 @@ def _partial_string(raw: str) -> str:
 
 
 def _listing_key(kind: str, tenant_id: str, connection_id: str, filters: list[str | int | None]) -> str:
-    material = json.dumps([kind, tenant_id, connection_id, filters])
-    return f"{kind}:{hashlib.sha256(material.encode()).hexdigest()[:24]}"
+    return listing_key(kind, tenant_id, connection_id, filters)

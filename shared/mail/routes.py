@@ -17,7 +17,7 @@ from shared.api.pagination import PageQuery
 from shared.api.routing import Call, Reply, Route
 from shared.crm_links.entities import CrmEntity, EntityType
 from shared.errors import NotFound, Permanent
-from shared.ids import ExternalId
+from shared.ids import EMAIL_PATTERN, ExternalId
 from shared.mail import links
 from shared.mail import queries as mail
 from shared.mail.records import AttachmentMeta, StoredMessage
@@ -33,10 +33,6 @@ CONNECTION = "/v1/tenants/<tenant_id>/users/<user_id>/google-connection"
 GMAIL_ID_PATTERN = r"^[0-9a-f]{1,40}$"  # Gmail's message and thread ids are lower-case hex
 PART_ID_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,4}){0,15}$"  # a MIME part's place: "1", "1.0", "2.1.3"
 LABEL_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"  # Gmail label ids: INBOX, CATEGORY_SOCIAL, Label_12
-EMAIL_PATTERN = (
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
 EMAIL_PREFIX_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]{1,254}$"
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 

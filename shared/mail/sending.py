@@ -29,6 +29,7 @@ from shared.connections.features import GMAIL_SEND, has_scope
 from shared.connections.records import ConnectionRecord
 from shared.crm_links.entities import CrmEntity
 from shared.errors import Forbidden, IntegrationError, NeedsReconnect, NotFound, PayloadTooLarge, Permanent
+from shared.ids import EMAIL_PATTERN
 from shared.mail import links
 from shared.mail.compose import File, Person, compose, reply_subject
 from shared.mail.labels import SENT
@@ -54,10 +55,6 @@ MAX_RECIPIENTS = 100
 MAX_FILES = 20
 MAX_BODY_BYTES = 600_000  # text and html together, UTF-8: the record must fit a 1 MiB document
 MAX_RAW_BYTES = 35 * 1024 * 1024  # what messages.send takes as a media upload
-EMAIL_PATTERN = (
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
 GMAIL_ID_PATTERN = r"^[0-9a-f]{1,40}$"
 PART_ID_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,4}){0,15}$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -142,7 +142,16 @@ class FirestoreStore:
             return result
 
         with _translated(writing=True):
-            return firestore.transactional(attempt)(self._client.transaction())  # type: ignore[no-any-return]
+            try:
+                return firestore.transactional(attempt)(self._client.transaction())  # type: ignore[no-any-return]
+            except ValueError as error:
+                # The client gives up on a contended document after its attempts with a ValueError
+                # whose cause is Firestore's ABORTED: a passing fault, to be retried later.
+                if isinstance(error.__cause__, gexc.Aborted):
+                    raise Retryable(
+                        "Firestore contention: the transaction gave up.", code="contention"
+                    ) from error
+                raise
 
     # --- internals ------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -24,6 +25,13 @@ _MAX_AT = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z in microseconds
 
 def invalid_page_token() -> BadInput:
     return BadInput("The page_token is not one this listing issued.", code="invalid_page_token")
+
+
+def listing_key(kind: str, *parts: Any) -> str:
+    """The name of one filtered listing (its kind, tenant, filters), for its tokens: a hash, so a token
+    names no address and fits the token's size."""
+    material = json.dumps([kind, *parts], default=str)
+    return f"{kind}:{hashlib.sha256(material.encode()).hexdigest()[:24]}"
 
 
 def encode_page_token(last_id: str, *, listing: str, at: int | None = None) -> str:

@@ -2,7 +2,8 @@
 tells us about changes: a Gmail watch, a Calendar events channel, a Drive changes channel.
 
 tenants/{t}/push_channels/{key}   channel id, the SHA-256 of its random token (never the token),
-                                  Google's resource id, expiry, when started and renewed
+                                  Google's resource id, expiry, when started and renewed, the last
+                                  message number a notification carried (replays are refused)
 
 Google ends every channel on its own (Gmail after 7 days; Calendar and Drive at their expiration) and
 never renews one, so ``reconcile`` brings a connection's channels to what it should have: it starts
@@ -26,9 +27,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.errors import IntegrationError, NeedsReconnect
+from shared.errors import DocumentMissing, IntegrationError, NeedsReconnect, PreconditionFailed
 from shared.plans import PlanPolicy
-from shared.storage.documents import DocRef
+from shared.storage.documents import DocRef, DocumentStore, Maximum, Query
 from shared.storage.scope import TenantScope
 from shared.sync.engine import SyncedConnection
 from shared.sync.requests import Source, SyncKey
@@ -51,6 +52,7 @@ class Channel(BaseModel):
     started_at: datetime
     renewed_at: datetime | None = None
     details: dict[str, str] = Field(default_factory=dict)  # the source's own (a watch's historyId)
+    last_message_number: int = 0  # Calendar and Drive number each channel's notifications
 
     @property
     def key(self) -> SyncKey:
@@ -206,6 +208,42 @@ class ChannelRegistry:
             self._providers[channel.source].stop(tenant_id, connection, channel)
         except IntegrationError as error:
             _warn("push channel not stopped", tenant_id, channel.key, error)
+
+
+def note_message(scope: TenantScope, channel: Channel, number: int, version: datetime | None) -> bool:
+    """Whether a notification numbered ``number`` is news: False when the channel has seen it or a later
+    one (a replay), or is no longer this channel (replaced meanwhile). Otherwise the number is recorded
+    as the channel's highest, conditioned on the document as read (``version``) rather than in a
+    transaction, so a burst of notifications does not pile up on one document's lock."""
+    reference = scope.document(PUSH_CHANNELS, channel.key.document_id)
+    last = channel.last_message_number
+    for _ in range(5):
+        if number <= last:
+            return False
+        try:
+            scope.update(reference, {"last_message_number": Maximum(number)}, if_updated_at=version)
+            return True
+        except (PreconditionFailed, DocumentMissing):
+            snapshot = scope.snapshot(reference)  # another notification got there first: look again
+            if not snapshot.exists or snapshot.get("channel_id") != channel.channel_id:
+                return False
+            last, version = int(snapshot.get("last_message_number") or 0), snapshot.update_time
+    return True  # still racing after several rounds: news, and the requester coalesces it
+
+
+def channel_by_id(store: DocumentStore, channel_id: str) -> tuple[str, Channel, datetime | None] | None:
+    """The channel with this id, in whichever tenant (a notification names only the channel), and the
+    version of its document as read."""
+    query = Query.collection_group(PUSH_CHANNELS).where("channel_id", "==", channel_id).limit(2)
+    for snapshot in store.stream(query):
+        data = snapshot.to_dict()
+        tenant_id = data.get("tenant_id")
+        # The document's path must agree with its stamp: a channel lives below its own tenant.
+        if isinstance(tenant_id, str) and snapshot.ref.path.startswith(
+            f"tenants/{tenant_id}/{PUSH_CHANNELS}/"
+        ):
+            return tenant_id, Channel.model_validate(data), snapshot.update_time
+    return None
 
 
 def _sha256(token: str) -> str:

@@ -36,6 +36,11 @@ class SyncedConnection(Protocol):
     @property
     def granted_scopes(self) -> list[str]: ...
 
+    @property
+    def calendar_ids(self) -> list[str]:
+        """The calendars the CRM chose to sync beside the primary one."""
+        ...
+
     def enabled(self, feature: Feature) -> bool: ...
 
     @property
@@ -49,6 +54,7 @@ class SyncReport:
     created: int = 0
     updated: int = 0  # existed already: brought up to date (labels, generation, fields)
     removed: int = 0
+    unchanged: int = 0  # listed, and stored already as listed: nothing written (echoes, replays)
     continued: bool = False  # ran out of time; a continuation must be queued
     notes: list[str] = field(default_factory=list)
 

@@ -52,6 +52,7 @@ class SyncState(BaseModel):
     cursor: str | None = None  # everything the source changed up to it is stored (invariant 2)
     generation: int = 0  # full syncs completed or begun; a resync sweeps what older ones left
     full_sync: dict[str, Any] | None = None  # a full sync under way: the source's own progress
+    source_details: dict[str, str] = Field(default_factory=dict)  # the source's own (a calendar's zone)
     last_attempt_at: datetime | None = None
     last_success_at: datetime | None = None
     last_error: LastError | None = None
@@ -146,6 +147,14 @@ class SyncStates:
             batch.delete(self.lease_ref(state.key))
             batch.commit()
         return len(states)
+
+    def forget(self, key: SyncKey) -> None:
+        """One sync is no longer wanted (a calendar deselected): its state and lease go (a sync running
+        now stops)."""
+        batch = self.scope.batch()
+        batch.delete(self.ref(key))
+        batch.delete(self.lease_ref(key))
+        batch.commit()
 
     def delete_connection(self, connection_id: str) -> None:
         """The connection is gone: its states and leases too (a sync running now stops)."""

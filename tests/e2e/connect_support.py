@@ -77,7 +77,7 @@ class ConnectDriver:
     def authorize(self, user: str, features: list[str] | None = None, return_url: str = RETURN_URL) -> Any:
         return self.api.post(
             f"/v1/tenants/{self.tenant}/users/{user}/google-connection:authorize",
-            json={"features": features or ["mail", "calendar", "contacts"], "return_url": return_url},
+            json={"features": features or ["mail", "contacts"], "return_url": return_url},
             headers=self.crm.authorization(self.tenant, user),
         )
 

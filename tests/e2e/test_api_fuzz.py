@@ -2,20 +2,22 @@
 problem+json, and a refused request writes nothing.
 
 Requests reach the handlers, not only the router: every ``<parameter>`` of a route's path is filled, with
-values a handler can act on (the caller's tenant and user, connected through the real connect flow, and
-the Gmail id of a synced copy of theirs) or, one parameter at a time, a hostile segment or another
-tenant's or user's id; bodies and queries are the route's own well-formed ones or fuzz.
+values a handler can act on (the caller's tenant and user, connected through the real connect flow, the
+Gmail id of a synced copy of theirs, the key of a synced event) or, one parameter at a time, a hostile
+segment or another tenant's or user's id; bodies and queries are the route's own well-formed ones or fuzz.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.calendar.events import event_doc_id
 from shared.mail.records import Address, ParsedMessage
 from shared.mail.store import MailStore
 from shared.routes import all_routes
@@ -27,6 +29,9 @@ ROUTES = all_routes()
 
 TENANT, USER = "acme", "user-1"  # the caller's token names them
 SEEDED = "18e0000000000001"  # the Gmail id (and thread id) of the caller's one synced copy
+EVENT_ID = "fuseevent0001"  # the Google id of the caller's one synced event
+EVENT_KEY = event_doc_id(USER, "primary", EVENT_ID)
+SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -60,6 +65,7 @@ USABLE = {
     "entity_id": ["D-1", "T_3"],
     "write_id": ["0" * 64],
     "outbound_id": ["0" * 64],
+    "event_key": [EVENT_KEY, "0" * 40],
 }
 FOREIGN = {"tenant_id": ["other"], "user_id": ["user-2"]}
 hostile_segments = st.sampled_from(
@@ -75,8 +81,21 @@ USABLE_BODIES = {
     "changeMessageLabels": {"read": True},
     "changeThreadLabels": {"read": True, "add_labels": ["STARRED"]},
     "sendMessage": {"to": [{"email": "bob@example.com"}], "text": "Hello"},
+    "selectCalendars": {"calendar_ids": []},
+    "createEvent": {
+        "summary": "Fuzzed",
+        "start": {"date_time": "2030-01-02T10:00:00Z"},
+        "end": {"date_time": "2030-01-02T11:00:00Z"},
+    },
+    "changeEvent": {"summary": "Renamed"},
+    "attachEventToCrm": {"entity": ENTITY},
 }
-USABLE_QUERIES = {"detachMessageFromCrm": ENTITY, "detachThreadFromCrm": ENTITY}
+USABLE_QUERIES = {
+    "detachMessageFromCrm": ENTITY,
+    "detachThreadFromCrm": ENTITY,
+    "detachEventFromCrm": ENTITY,
+    "listEvents": {"time_min": "2030-01-01T00:00:00Z", "time_max": "2030-02-01T00:00:00Z"},
+}
 
 
 @st.composite
@@ -103,8 +122,18 @@ def requests(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
 
 @pytest.fixture
 def world(connect_world: ConnectDriver) -> ConnectDriver:
-    """Tenant acme, its user-1 connected to Google, and one synced copy of theirs, attached to a task."""
-    assert connect_world.connect(USER).outcome == "connected"
+    """Tenant acme, its user-1 connected to Google (mail, calendar, contacts), one synced copy of theirs,
+    attached to a task, and one synced event."""
+    assert connect_world.connect(USER, features=["mail", "calendar", "contacts"]).outcome == "connected"
+    connect_world.standin.calendars(ALICE).primary.insert(
+        {
+            "id": EVENT_ID,
+            "summary": "Synced",
+            "start": {"dateTime": SOON.isoformat()},
+            "end": {"dateTime": (SOON + timedelta(hours=1)).isoformat()},
+        }
+    )
+    connect_world.deliver()
     resource = {
         "id": SEEDED,
         "threadId": SEEDED,
@@ -130,6 +159,7 @@ def world(connect_world: ConnectDriver) -> ConnectDriver:
         headers=connect_world.crm.authorization(TENANT, USER),
     )
     assert attached.status_code == 200, attached.get_data(as_text=True)
+    assert any(path.endswith(f"/events/{EVENT_KEY}") for path in snapshot_documents())
     return connect_world
 
 

@@ -47,7 +47,7 @@ def stored_connection_paths() -> list[str]:
 def test_the_happy_path_connects_stores_a_sealed_grant_starts_the_watch_and_queues_first_syncs(
     connect_world: ConnectDriver,
 ) -> None:
-    callback = connect_world.connect()
+    callback = connect_world.connect(features=["mail", "calendar", "contacts", "drive"])
     assert callback.status == 302
     assert callback.location == f"{RETURN_URL}?google_connection=connected"
 
@@ -56,19 +56,24 @@ def test_the_happy_path_connects_stores_a_sealed_grant_starts_the_watch_and_queu
     assert status["google_email"] == ALICE
     assert {name: state["enabled"] for name, state in status["features"].items()} == {
         "mail": True,
-        "calendar": False,
+        "calendar": True,
         "contacts": True,
         "drive": False,
     }
-    assert status["features"]["drive"]["reason"] == "not_requested"
     # Asked for, but not delivered yet: reported off, and its scope was never asked of the user.
-    assert status["features"]["calendar"]["reason"] == "not_available"
-    assert "https://www.googleapis.com/auth/calendar.events" not in status["granted_scopes"]
+    assert status["features"]["drive"]["reason"] == "not_available"
+    assert "https://www.googleapis.com/auth/drive.file" not in status["granted_scopes"]
+    assert {
+        "https://www.googleapis.com/auth/calendar.events",
+        "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+    } <= set(status["granted_scopes"])
     watch = gmail_watch(status)
     assert watch is not None
     expires = datetime.fromisoformat(watch["expires_at"])
     assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
-    assert sorted(request["source"] for request in sync_requests()) == ["gmail"]
+    # No CALENDAR_PUSH_URL here: no calendar channel, and the safety net stands in for pushes.
+    assert [watch["source"] for watch in status["watches"]] == ["gmail"]
+    assert sorted(request["source"] for request in sync_requests()) == ["calendar", "gmail"]
     assert GRANT_DOC in all_document_paths()
 
 
@@ -409,13 +414,24 @@ def test_the_consent_page_round_trip_with_a_scope_unticked(connect_world: Connec
         "authorization_url"
     ]
     google_url = connect_world.start(browser, authorization_url).headers["Location"]
-    callback_url, offered = answer_consent(google_url, account=ALICE, untick=[GMAIL_SEND])
-    # Least privilege: exactly what mail and contacts need; nothing for Calendar, not delivered yet.
-    assert sorted(offered) == sorted(["https://www.googleapis.com/auth/gmail.readonly", GMAIL_SEND])
+    calendar_list = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
+    callback_url, offered = answer_consent(google_url, account=ALICE, untick=[GMAIL_SEND, calendar_list])
+    # Least privilege: exactly what mail, contacts and Calendar need (ADR 0014).
+    assert sorted(offered) == sorted(
+        [
+            "https://www.googleapis.com/auth/gmail.readonly",
+            GMAIL_SEND,
+            "https://www.googleapis.com/auth/calendar.events",
+            calendar_list,
+        ]
+    )
     assert connect_world.callback(browser, callback_url).outcome == "connected"
     features = connect_world.status().get_json()["features"]
     assert (features["mail"]["enabled"], features["mail"]["reason"]) == (False, "scope_not_granted")
-    assert features["calendar"]["reason"] == "not_available"
+    assert (features["calendar"]["enabled"], features["calendar"]["missing_scopes"]) == (
+        False,
+        [calendar_list],
+    )
 
 
 def test_a_rotated_token_key_reseals_the_grant_on_its_next_use(connect_world: ConnectDriver) -> None:

@@ -2,7 +2,9 @@
 stays up (warm instances, their caches) between the steps, Pub/Sub's push subscriptions feeding the
 workers, a user's browser on the consent page: a user connects, mail flows in through Gmail's push,
 the user disconnects and reconnects, and mail flows again. Then the CRM marks a message read, retries
-its call, and Pub/Sub redelivers the write: Gmail is changed once.
+its call, and Pub/Sub redelivers the write: Gmail is changed once. A second user connects Calendar:
+an event made in Google arrives through its channel and calendar_push, one made in the CRM lands in
+Google once and emails nobody, and disconnecting stops the channel.
 
 Through public surfaces only: the CRM API, the browser, the stand-in's mailbox and call log, and the
 Pub/Sub topic the write was queued on."""
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -40,8 +43,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 class Crm:
     """The CRM backend calling api over HTTP."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, user: str = USER) -> None:
         self.stack = stack
+        self.user = user
 
     def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
@@ -51,7 +55,7 @@ class Crm:
             f"{self.stack.url('api')}{path}",
             data=data,
             method=method,
-            headers={**self.stack.crm_backend.authorization("acme", USER), **(headers or {})},
+            headers={**self.stack.crm_backend.authorization("acme", self.user), **(headers or {})},
         )
         if data is not None:
             request.add_header("Content-Type", "application/json")
@@ -61,16 +65,16 @@ class Crm:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
 
-    def connect(self) -> str:
+    def connect(self, features: tuple[str, ...] = ("mail", "contacts"), account: str = ACCOUNT) -> str:
         status, body = self.call(
             "POST",
-            f"{CONNECTION}:authorize",
-            {"features": ["mail", "contacts"], "return_url": f"{CRM_ORIGIN}/settings/google"},
+            f"/v1/tenants/acme/users/{self.user}/google-connection:authorize",
+            {"features": list(features), "return_url": f"{CRM_ORIGIN}/settings/google"},
         )
         assert status == 200, body
         browser = UserBrowser()
         _, google_url = browser.visit(body["authorization_url"])
-        callback, _ = answer_consent(str(google_url), account=ACCOUNT)
+        callback, _ = answer_consent(str(google_url), account=account)
         _, landing = browser.visit(callback)
         return str(landing)
 
@@ -144,6 +148,67 @@ def test_disconnect_and_reconnect_with_warm_workers_then_a_write_reaches_gmail_o
     assert "UNREAD" not in stack.google.mailbox(ACCOUNT).get_message(target, format="minimal")["labelIds"]
     _, message = crm.call("GET", f"{CONNECTION}/messages/{target}")
     assert message["unread"] is False
+
+
+def test_calendar_both_ways_through_warm_processes(stack: Stack) -> None:
+    account, user = "bob@example.com", "u-bob"
+    stack.google.add_account(account)
+    crm = Crm(stack, user)
+    crm.call(
+        "PUT", "/v1/tenants/acme", {"name": "Acme", "plan": "Standard"}
+    )  # 201, or 200 after the test above
+    connection = f"/v1/tenants/acme/users/{user}/google-connection"
+    assert crm.connect(("calendar",), account).endswith("google_connection=connected")
+    channels = [c for c in stack.google.calendar_push.channels if c.account == account and not c.stopped]
+    assert len(channels) == 1
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    window = urllib.parse.urlencode(
+        {
+            "time_min": (start - timedelta(days=2)).isoformat(),
+            "time_max": (start + timedelta(days=5)).isoformat(),
+        }
+    )
+
+    def summaries() -> list[str]:
+        status, page = crm.call("GET", f"{connection}/events?{window}")
+        return [item["summary"] for item in page.get("items", [])] if status == 200 else []
+
+    stack.google.calendars(account).primary.insert(
+        {
+            "summary": "From Google",
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(hours=1)).isoformat()},
+        }
+    )
+    assert wait_for(summaries, lambda found: found == ["From Google"]) == ["From Google"]
+
+    body = {
+        "summary": "From the CRM",
+        "start": {"date_time": (start + timedelta(days=1)).isoformat()},
+        "end": {"date_time": (start + timedelta(days=1, hours=1)).isoformat()},
+        "attendees": [{"email": "carol@example.org"}],
+    }
+    answers = [
+        crm.call("POST", f"{connection}/events", body, {"Idempotency-Key": "warm-event-0001"})
+        for _ in range(2)
+    ]
+    assert {status for status, _ in answers} == {202}
+    write_id = answers[0][1]["write_id"]
+    done = wait_for(
+        lambda: crm.call("GET", f"{connection}/writes/{write_id}")[1],
+        lambda found: found.get("status") == "done",
+    )
+    assert done["status"] == "done"
+    assert wait_for(summaries, lambda found: len(found) == 2) == ["From Google", "From the CRM"]
+    inserts = [
+        c for c in stack.google.calls.calls(method_id="calendar.events.insert") if c.account == account
+    ]
+    assert len(inserts) == 1
+    assert inserts[0].details is not None
+    assert (inserts[0].details["sendUpdates"], inserts[0].details["notified"]) == ("none", [])
+
+    assert crm.call("DELETE", connection) == (200, {"disconnected": True})
+    assert all(c.stopped for c in stack.google.calendar_push.channels if c.account == account)
 
 
 def redeliver(stack: Stack, write_id: str, *, times: int) -> None:

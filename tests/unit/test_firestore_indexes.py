@@ -1,4 +1,5 @@
-"""Every Firestore query of the mail reads has a composite index declared in infra/firestore/indexes.json.
+"""Every Firestore query of mail and calendar reads has a composite index declared in
+infra/firestore/indexes.json.
 
 The emulator serves any query without an index; production refuses one (FAILED_PRECONDITION) until the
 index exists. So this checks, without a server, (1) each shape in ``QUERY_SHAPES`` against the declared
@@ -16,10 +17,12 @@ from typing import Any
 
 import pytest
 
+from shared.calendar import queries as calendar_queries
+from shared.calendar.shapes import QUERY_SHAPES as CALENDAR_SHAPES
 from shared.crm_links.entities import CrmEntity
 from shared.errors import NotFound
 from shared.mail import queries
-from shared.mail.shapes import QUERY_SHAPES
+from shared.mail.shapes import QUERY_SHAPES as MAIL_SHAPES
 from shared.storage.documents import DOCUMENT_ID, Query, Snapshot
 from shared.storage.memory import MemoryStore
 from shared.storage.scope import TenantScope
@@ -27,6 +30,7 @@ from shared.storage.shapes import QueryShape
 from tests.conftest import REPO_ROOT
 
 INDEXES = REPO_ROOT / "infra" / "firestore" / "indexes.json"
+QUERY_SHAPES = {**MAIL_SHAPES, **{f"events:{name}": shape for name, shape in CALENDAR_SHAPES.items()}}
 ORDERS = {"ASCENDING", "DESCENDING"}
 Field = tuple[str, str]  # (field path, "ASCENDING" | "DESCENDING" | "CONTAINS")
 
@@ -332,3 +336,62 @@ def test_the_push_lookup_by_address_has_its_collection_group_index() -> None:
     ]
     assert overrides
     assert {"order": "ASCENDING", "queryScope": "COLLECTION_GROUP"} in overrides[0]["indexes"]
+
+
+def test_the_channel_lookup_by_id_has_its_collection_group_index() -> None:
+    # calendar_push finds a channel across tenants: collection_group("push_channels") where channel_id ==.
+    overrides = [
+        override
+        for override in declared()["fieldOverrides"]
+        if (override["collectionGroup"], override["fieldPath"]) == ("push_channels", "channel_id")
+    ]
+    assert overrides
+    assert {"order": "ASCENDING", "queryScope": "COLLECTION_GROUP"} in overrides[0]["indexes"]
+
+
+@pytest.mark.parametrize("expand", [False, True])
+def test_the_event_range_sends_declared_indexed_shapes(
+    sent: list[Any], scope: TenantScope, store: RecordingStore, expand: bool
+) -> None:
+    master = {
+        "tenant_id": "acme",
+        "connection_id": "user-1",
+        "calendar_id": "primary",
+        "event_id": "series1",
+        "kind": "master",
+        "status": "confirmed",
+        "range_kind": "long",
+        "starts_at": AFTER,
+        "ends_at": BEFORE,
+        "start": {"date_time": "2024-01-01T10:00:00+00:00", "time_zone": "UTC"},
+        "end": {"date_time": "2024-01-01T11:00:00+00:00", "time_zone": "UTC"},
+        "recurrence": ["RRULE:FREQ=WEEKLY"],
+    }
+    scope.set(scope.document("events", "a" * 40), master)
+    calendar_queries.list_events(
+        scope,
+        "user-1",
+        time_min=AFTER,
+        time_max=BEFORE,
+        calendar_id=None,
+        expand=expand,
+        page_size=10,
+        page_token=None,
+    )
+    shapes = [_shape_of(query) for query in sent]
+    expected = {CALENDAR_SHAPES["short_in_range"], CALENDAR_SHAPES["long_reaching"]}
+    if expand:
+        expected.add(CALENDAR_SHAPES["series_exceptions"])
+    assert set(shapes) == expected
+    for shape in shapes:
+        assert any(
+            group == shape.collection and serves(fields, shape) for group, fields in declared_indexes()
+        )
+
+
+def test_the_record_event_listing_sends_its_declared_indexed_shape(
+    sent: list[Any], scope: TenantScope
+) -> None:
+    calendar_queries.list_attached(scope, CrmEntity(type="deal", id="D-1"), page_size=5, page_token=None)
+    (query,) = sent
+    assert _shape_of(query) == CALENDAR_SHAPES["attached"]

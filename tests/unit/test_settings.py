@@ -49,17 +49,20 @@ def test_the_readme_documents_every_setting_with_its_default() -> None:
 def test_the_readme_documents_every_google_standin_setting_with_its_default() -> None:
     import dataclasses
 
+    from local_stack.google_standin.calendar_store import CalendarSettings
     from local_stack.google_standin.limits import LimitSettings
     from local_stack.google_standin.push import PushSettings
     from local_stack.google_standin.standin import StandInSettings
 
     readme = (REPO_ROOT / "README.md").read_text()
-    for settings in (StandInSettings, LimitSettings, PushSettings):
+    groups = [("", StandInSettings), ("", LimitSettings), ("", PushSettings), ("calendar.", CalendarSettings)]
+    for prefix, settings in groups:
         for field in dataclasses.fields(settings):
             if field.default is dataclasses.MISSING:
                 continue  # the nested settings objects themselves
-            row = re.search(rf"^\| `{field.name}` \| `(?P<default>[^`]*)` \|", readme, re.MULTILINE)
-            assert row, f"README has no row for the stand-in setting {field.name}"
+            name = re.escape(prefix + field.name)
+            row = re.search(rf"^\| `{name}` \| `(?P<default>[^`]*)` \|", readme, re.MULTILINE)
+            assert row, f"README has no row for the stand-in setting {prefix}{field.name}"
             assert row["default"] == str(field.default), field.name
 
 

@@ -102,7 +102,7 @@ resource "google_cloudfunctions2_function" "this" {
       error_message = "The function ${var.name} needs cpu of at least \"1\" to set concurrency above 1."
     }
     precondition {
-      # A public endpoint has no IAM gate to add callers to, and must be reachable from a browser.
+      # A public endpoint has no IAM gate to add callers to, and must be reachable from the internet.
       condition     = !var.public_browser_endpoint || (length(var.invokers) == 0 && var.ingress_settings != "ALLOW_INTERNAL_ONLY")
       error_message = "The function ${var.name} is a public_browser_endpoint: leave invokers empty and choose an ingress a browser can reach (ALLOW_ALL or ALLOW_INTERNAL_AND_GCLB)."
     }
@@ -122,8 +122,8 @@ resource "google_cloud_run_service_iam_member" "invoker" {
 }
 
 resource "google_cloud_run_service_iam_member" "public" {
-  # Only with public_browser_endpoint: a browser cannot present an ID token, so Cloud Run lets every
-  # request through and the function's code is the only gate.
+  # Only with public_browser_endpoint: a browser (or a webhook such as Calendar push) cannot present an
+  # ID token, so Cloud Run lets every request through and the function's code is the only gate.
   count = var.public_browser_endpoint ? 1 : 0
 
   project  = var.project

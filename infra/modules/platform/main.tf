@@ -11,8 +11,8 @@ locals {
 
   services = toset([
     "artifactregistry.googleapis.com", # images built from the function sources
-    "calendar-json.googleapis.com",
-    "cloudbuild.googleapis.com", # builds the function sources
+    "calendar-json.googleapis.com",    # Calendar sync, writes and push channels (events.watch)
+    "cloudbuild.googleapis.com",       # builds the function sources
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
     "drive.googleapis.com",

@@ -17,12 +17,12 @@ resource "google_service_account" "scheduler_invoker" {
 
 locals {
   # One entry per daily job. Each run is retried 3 times with backoff, which is harmless for both:
-  # renewing a watch twice changes nothing, and a purge rerun the same night reuses the run id (and so
-  # the tenants' reports). The attempt deadline is a little longer than the function's timeout, so a
+  # a rerun of renew-watches finds its channels already renewed, and a purge rerun the same night reuses
+  # the run id (and so the tenants' reports). The attempt deadline is a little longer than the function's timeout, so a
   # slow run ends with the function's own answer rather than Scheduler giving up on it.
   daily_jobs = {
     renew-gmail-watches = {
-      description     = "Renews Gmail watches daily; a watch lapses 7 days after the last renewal."
+      description     = "Renews Gmail watches and Calendar channels daily; each lapses 7 days after it was last renewed or opened."
       schedule        = "17 3 * * *"
       uri             = local.renew_watches_url
       timeout_seconds = local.renew_watches_timeout_seconds

@@ -114,8 +114,8 @@ variable "function_source_zips" {
 
   validation {
     # Keys are function directory names (functions/<name>/main.py), hence the underscores.
-    condition     = length(setsubtract(["api", "daily_purge", "gmail_push", "oauth_callback", "outbound_worker", "purge_worker", "renew_watches", "sync_worker"], keys(var.function_source_zips))) == 0
-    error_message = "The function_source_zips map needs \"api\", \"daily_purge\", \"gmail_push\", \"oauth_callback\", \"outbound_worker\", \"purge_worker\", \"renew_watches\" and \"sync_worker\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
+    condition     = length(setsubtract(["api", "calendar_push", "daily_purge", "gmail_push", "oauth_callback", "outbound_worker", "purge_worker", "renew_watches", "sync_worker"], keys(var.function_source_zips))) == 0
+    error_message = "The function_source_zips map needs \"api\", \"calendar_push\", \"daily_purge\", \"gmail_push\", \"oauth_callback\", \"outbound_worker\", \"purge_worker\", \"renew_watches\" and \"sync_worker\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
   }
 
   validation {
@@ -185,7 +185,7 @@ variable "api" {
 }
 
 variable "push_coalesce_seconds" {
-  description = "After a Gmail push or a safety net queues a sync of a mailbox, further ones wait this long (PUSH_COALESCE_SECONDS)."
+  description = "After a push (a Gmail notification, a Calendar channel's) or a safety net queues a sync of a mailbox or calendar, further ones wait this long (PUSH_COALESCE_SECONDS)."
   type        = number
   default     = 30
   nullable    = false

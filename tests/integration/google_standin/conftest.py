@@ -1,4 +1,5 @@
-"""Gmail clients built the way the product builds them, against the stand-in of tests/integration."""
+"""Gmail and Calendar clients built the way the product builds them, against the stand-in of
+tests/integration."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from local_stack.google_standin.standin import GoogleStandIn
 from shared.google_apis.discovery import build_service
+from tests.integration.google_standin.calendar_helpers import CALENDAR
 from tests.integration.helpers import ALICE, ALL_GMAIL
 
 
@@ -24,3 +26,17 @@ def gmail_for(standin: GoogleStandIn) -> Callable[..., Any]:
 @pytest.fixture
 def gmail(gmail_for: Callable[..., Any]) -> Any:
     return gmail_for()
+
+
+@pytest.fixture
+def calendar_service_for(standin: GoogleStandIn) -> Callable[..., Any]:
+    def build(account: str = ALICE, scopes: list[str] | None = None) -> Any:
+        credentials = standin.credentials(account, scopes or [CALENDAR])
+        return build_service("calendar", "v3", credentials, root_url=standin.api_root)
+
+    return build
+
+
+@pytest.fixture
+def calendar_service(calendar_service_for: Callable[..., Any]) -> Any:
+    return calendar_service_for()

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from local_stack.google_standin.standin import GoogleStandIn
+from tests.integration.google_standin.admin_client import admin
 from tests.integration.helpers import ALICE
-
-
-def admin(standin: GoogleStandIn, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        f"{standin.base_url}{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
 
 
 def test_accounts_messages_faults_and_calls_over_http(standin: GoogleStandIn, gmail: Any) -> None:
