@@ -52,6 +52,14 @@ CASES = [
     ),
     ("gmail_push: a malformed push", "gmail_push", "functions/gmail_push/main.py", "/", False, "POST"),
     (
+        "calendar_push: a notification without headers",
+        "calendar_push",
+        "functions/calendar_push/main.py",
+        "/",
+        False,
+        "POST",
+    ),
+    (
         "oauth_callback: /callback, no state",
         "oauth_callback",
         "functions/oauth_callback/main.py",
