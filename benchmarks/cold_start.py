@@ -60,6 +60,14 @@ CASES = [
         "POST",
     ),
     (
+        "drive_push: a notification without headers",
+        "drive_push",
+        "functions/drive_push/main.py",
+        "/",
+        False,
+        "POST",
+    ),
+    (
         "oauth_callback: /callback, no state",
         "oauth_callback",
         "functions/oauth_callback/main.py",

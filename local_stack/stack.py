@@ -31,6 +31,7 @@ HTTP_FUNCTIONS = (
     "renew_watches",
     "gmail_push",
     "calendar_push",
+    "drive_push",
     "sync_worker",
     "outbound_worker",
     "daily_purge",
@@ -191,6 +192,7 @@ def stack_environment(
         "GMAIL_PUSH_TOPIC": GMAIL_TOPIC,
         # Calendar channels POST here (the stand-in delivers to loopback over http; Google wants https).
         "CALENDAR_PUSH_URL": urls.get("calendar_push", ""),
+        "DRIVE_PUSH_URL": urls.get("drive_push", ""),
         "SCHEDULER_AUDIENCES": ",".join(urls[name] for name in SCHEDULED if name in urls),
         "SCHEDULER_SERVICE_ACCOUNTS": SCHEDULER_ACCOUNT,
         # The Pub/Sub emulator pushes without an OIDC token; in the cloud, IAM checks it (platform).

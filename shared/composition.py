@@ -20,7 +20,6 @@ from shared.config import Settings, get_settings
 if TYPE_CHECKING:
     from shared.api.routing import Router
     from shared.auth.crm_token import CrmTokenVerifier
-    from shared.calendar.push import CalendarPushHandler
     from shared.calendar.selection import CalendarSelection
     from shared.connections.connect import ConnectFlow
     from shared.connections.grants import Grants
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from shared.connections.records import ConnectionRecord
     from shared.connections.service import ConnectionService
     from shared.google_apis.calendar import CalendarClient
+    from shared.google_apis.drive import DriveClient
     from shared.google_apis.gmail import GmailClient
     from shared.google_apis.oauth import GoogleOAuthClient
     from shared.google_apis.oidc import GoogleCallerAuth
@@ -46,12 +46,15 @@ if TYPE_CHECKING:
     from shared.sync.requests import Source
     from shared.sync.rounds import DailyRound
     from shared.sync.runner import SyncRunner
+    from shared.sync.webhook import ChannelWebhook
     from shared.tenants.service import TenantService
     from shared.vault import TokenVault
     from shared.writes.dispatcher import WriteDispatcher
     from shared.writes.outbox import Outbox
 
 T = TypeVar("T")
+# Quota settings of a Google call someone waits for (an API request): fewer, shorter retries, then 503.
+QUICK: dict[str, Any] = {"max_attempts": 3, "backoff_max_seconds": 4.0}
 
 
 class Container:
@@ -168,6 +171,23 @@ class Container:
             on_invalid_grant=access.on_dead,
         )
 
+    def drive_for(self, tenant_id: str, connection: SyncedConnection, **quota: Any) -> DriveClient:
+        """The Drive client of one connection's current grant, paced to Drive's per-user units."""
+        from shared.google_apis.drive import DriveClient
+        from shared.google_apis.rate_limit import QuotaSettings
+
+        access = self.grants.access(tenant_id, connection)
+        limits = QuotaSettings(api="drive", **quota)
+        bucket, in_flight = self._limits_of(tenant_id, connection, limits)
+        return DriveClient(
+            access.credentials,
+            root_url=self.settings.google_api_root_url or None,
+            quota=limits,
+            bucket=bucket,
+            in_flight=in_flight,
+            on_invalid_grant=access.on_dead,
+        )
+
     def _limits_of(self, tenant_id: str, connection: SyncedConnection, limits: Any) -> tuple[Any, Any]:
         """One budget per user and API in this instance: every client of it (a sync, writes, downloads,
         channels) draws on the same quota window and in-flight cap."""
@@ -259,7 +279,16 @@ class Container:
     def lifecycle(self) -> ConnectionLifecycle:
         from shared.calendar.store import purge_connection_events
         from shared.connections.lifecycle import ConnectionLifecycle
+        from shared.drive.attachments import mark_access_lost
         from shared.retention.purge import purge_connection_copies
+
+        def purge_copies(scope: TenantScope, connection_id: str) -> int:
+            """Mail and events the connection synced go (unless attached); Drive files, which are
+            links, stay marked access_lost."""
+            mark_access_lost(scope, connection_id)
+            return purge_connection_copies(scope, connection_id) + purge_connection_events(
+                scope, connection_id
+            )
 
         return self._once(
             "lifecycle",
@@ -268,10 +297,7 @@ class Container:
                 grants=self.grants,
                 revoke=self.google_oauth.revoke,
                 channels=lambda: self.channels,
-                purge_copies=lambda scope, connection_id: (
-                    purge_connection_copies(scope, connection_id)
-                    + purge_connection_events(scope, connection_id)
-                ),
+                purge_copies=purge_copies,
                 clock=utc_now,
             ),
         )
@@ -323,6 +349,7 @@ class Container:
     @property
     def engines(self) -> dict[Source, SyncEngine]:
         from shared.calendar.engine import CalendarSyncEngine
+        from shared.drive.engine import DriveSyncEngine
         from shared.mail.engine import GmailSyncEngine
 
         def build() -> dict[Source, SyncEngine]:
@@ -333,13 +360,15 @@ class Container:
                 days_ahead=self.settings.calendar_sync_days_ahead,
                 page_size=self.settings.calendar_list_page_size,
             )
-            return {gmail.source: gmail, calendar.source: calendar}
+            drive = DriveSyncEngine(drive_for=self.drive_for)
+            return {gmail.source: gmail, calendar.source: calendar, drive.source: drive}
 
         return self._once("engines", build)
 
     @property
     def channels(self) -> ChannelRegistry:
         from shared.calendar.watch import CalendarChannelProvider
+        from shared.drive.watch import DriveChannelProvider
         from shared.mail.watch import GmailWatchProvider
         from shared.sync.channels import ChannelProvider, ChannelRegistry
 
@@ -350,7 +379,16 @@ class Container:
                 ttl_seconds=self.settings.calendar_channel_ttl_seconds,
                 calendar_for=self.calendar_for,
             )
-            providers: dict[Source, ChannelProvider] = {gmail.source: gmail, calendar.source: calendar}
+            drive = DriveChannelProvider(
+                address=self.settings.drive_push_url,
+                ttl_seconds=self.settings.drive_channel_ttl_seconds,
+                drive_for=self.drive_for,
+            )
+            providers: dict[Source, ChannelProvider] = {
+                gmail.source: gmail,
+                calendar.source: calendar,
+                drive.source: drive,
+            }
             return ChannelRegistry(
                 scope_for=self.tenant_scope,
                 providers=providers,
@@ -440,33 +478,44 @@ class Container:
         )
 
     @property
-    def calendar_push(self) -> CalendarPushHandler:
-        from shared.calendar.push import CalendarPushHandler
-        from shared.sync.channels import channel_by_id, note_message
+    def calendar_push(self) -> ChannelWebhook:
+        from shared.calendar.calendars import calendar_synced
+        from shared.sync.requests import Source
 
-        return self._once(
-            "calendar_push",
-            lambda: CalendarPushHandler(
-                find_channel=lambda channel_id: channel_by_id(self.store, channel_id),
-                note_message=lambda tenant_id, channel, number, version: note_message(
-                    self.tenant_scope(tenant_id), channel, number, version
-                ),
-                connection_of=self._connection_of,
-                requester=lambda: self.requester,
-                clock=utc_now,
+        return self._once("calendar_push", lambda: self._webhook(Source.CALENDAR, calendar_synced))
+
+    @property
+    def drive_push(self) -> ChannelWebhook:
+        from shared.drive.watch import drive_synced
+        from shared.sync.requests import Source
+
+        return self._once("drive_push", lambda: self._webhook(Source.DRIVE, drive_synced))
+
+    def _webhook(self, source: Source, synced: Callable[[Any, Any], bool]) -> ChannelWebhook:
+        from shared.sync.channels import channel_by_id, note_message
+        from shared.sync.webhook import ChannelWebhook
+
+        return ChannelWebhook(
+            source=source,
+            synced=synced,
+            find_channel=lambda channel_id: channel_by_id(self.store, channel_id),
+            note_message=lambda tenant_id, channel, number, version: note_message(
+                self.tenant_scope(tenant_id), channel, number, version
             ),
+            connection_of=self._connection_of,
+            requester=lambda: self.requester,
+            clock=utc_now,
         )
 
     @property
     def calendar_selection(self) -> CalendarSelection:
         from shared.calendar.selection import CalendarSelection
 
-        quick = {"max_attempts": 3, "backoff_max_seconds": 4.0}  # someone waits: then 503, try later
         return self._once(
             "calendar_selection",
             lambda: CalendarSelection(
                 connection_of=self._connection_of,
-                calendar_for=lambda tenant_id, connection: self.calendar_for(tenant_id, connection, **quick),
+                calendar_for=lambda tenant_id, connection: self.calendar_for(tenant_id, connection, **QUICK),
                 scope_for=self.tenant_scope,
                 plan_of=self.tenants.plan_of,
                 channels=lambda: self.channels,
@@ -515,6 +564,7 @@ class Container:
             send = SendMessage(
                 connection_of=self._connection_of,
                 gmail_for=self.gmail_for,
+                drive_for=self.drive_for,
                 uploads=self.uploads,
                 scope_for=self.tenant_scope,
                 clock=utc_now,
@@ -566,6 +616,8 @@ class Container:
         from shared.calendar import routes as calendar_routes
         from shared.calendar.writes import CalendarWrites
         from shared.connections import routes as connection_routes
+        from shared.drive import routes as drive_routes
+        from shared.drive.attachments import DriveAttachments
         from shared.mail import routes as mail_routes
         from shared.mail.sending import OutboundMail
         from shared.mail.writes import LabelChanges
@@ -574,17 +626,16 @@ class Container:
         from shared.writes import routes as write_routes
 
         def mail_api() -> mail_routes.MailApi:
-            quick = {"max_attempts": 3, "backoff_max_seconds": 4.0}  # someone waits: then 503, try later
             return mail_routes.MailApi(
                 tenants=self.tenants,
                 scope_for=self.tenant_scope,
                 attachments_of=lambda tenant_id, user_id: self.gmail_for(
-                    tenant_id, self.lifecycle.get(tenant_id, user_id), **quick
+                    tenant_id, self.lifecycle.get(tenant_id, user_id), **QUICK
                 ),
                 labels=LabelChanges(
                     outbox=self.outbox,
                     connection_of=self._connection_of,
-                    gmail_for=lambda tenant_id, connection: self.gmail_for(tenant_id, connection, **quick),
+                    gmail_for=lambda tenant_id, connection: self.gmail_for(tenant_id, connection, **QUICK),
                     scope_for=self.tenant_scope,
                     write_back=self.settings.mail_read_state_write_back,
                 ),
@@ -629,6 +680,29 @@ class Container:
                                 connection_of=self._connection_of,
                                 scope_for=self.tenant_scope,
                                 clock=utc_now,
+                            ),
+                        ),
+                    ),
+                ),
+                *mount(
+                    drive_routes.ROUTES,
+                    lambda: self._once(
+                        "drive_api",
+                        lambda: drive_routes.DriveApi(
+                            tenants=self.tenants,
+                            scope_for=self.tenant_scope,
+                            attachments=DriveAttachments(
+                                connection_of=self._connection_of,
+                                drive_for=lambda tenant_id, connection: self.drive_for(
+                                    tenant_id, connection, **QUICK
+                                ),
+                                scope_for=self.tenant_scope,
+                                outbox=self.outbox,
+                                clock=utc_now,
+                            ),
+                            connection_of=self._connection_of,
+                            exporter_of=lambda tenant_id, connection: self.drive_for(
+                                tenant_id, connection, **QUICK
                             ),
                         ),
                     ),

@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     calendar_max_in_flight: int = Field(
         10, gt=0, description="Calendar requests one connection keeps in flight at most."
     )
+    drive_push_url: str = Field(
+        "",
+        description="drive_push's public HTTPS URL, where Drive changes channels POST; empty: no channels.",
+    )
+    drive_channel_ttl_seconds: int = Field(
+        604800, gt=0, description="How long a Drive changes channel is asked to live."
+    )
     scheduler_audiences: str = Field(
         "",
         description="Comma-separated audiences accepted on Cloud Scheduler's tokens (the function URLs).",

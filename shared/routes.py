@@ -10,6 +10,7 @@ from shared.api.openapi import API_VERSION, build_openapi
 from shared.api.routing import Route
 from shared.calendar import routes as calendar
 from shared.connections import routes as connections
+from shared.drive import routes as drive
 from shared.mail import routes as mail
 from shared.retention import routes as retention
 from shared.tenants import routes as tenants
@@ -23,6 +24,7 @@ def all_routes() -> list[Route[Any]]:
         *connections.ROUTES,
         *mail.ROUTES,
         *calendar.ROUTES,
+        *drive.ROUTES,
         *writes.ROUTES,
         *retention.ROUTES,
     ]

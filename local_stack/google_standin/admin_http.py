@@ -22,6 +22,7 @@ from local_stack.google_standin.routes import PlainRoute
 
 if TYPE_CHECKING:
     from local_stack.google_standin.calendar_store import Calendar
+    from local_stack.google_standin.drive_store import DriveAccount
     from local_stack.google_standin.standin import GoogleStandIn
 
 Handler = Callable[[Request, Mapping[str, str]], Any]
@@ -179,15 +180,90 @@ def admin_routes(standin: GoogleStandIn) -> list[PlainRoute]:
     def expire_sync_tokens(request: Request, params: Mapping[str, str]) -> None:
         calendar_of(params).expire_sync_tokens()
 
-    def list_channels(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
-        return {"channels": [channel.to_json() for channel in standin.calendar_push.channels]}
+    def channel_listing(api: str) -> Handler:
+        def list_channels(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+            return {"channels": [channel.to_json() for channel in standin.push_channels.channels(api)]}
 
-    def list_deliveries(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
-        return {"deliveries": [delivery.to_json() for delivery in standin.calendar_push.deliveries]}
+        return list_channels
+
+    def delivery_listing(api: str) -> Handler:
+        def list_deliveries(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+            return {"deliveries": [d.to_json() for d in standin.push_channels.deliveries(api)]}
+
+        return list_deliveries
+
+    # Drive: as the user in Drive's UI or another app (validated, recorded as changes, pushed to
+    # channels, not logged); files made here are not the app's (drive.file) until granted.
+    def drive_of(params: Mapping[str, str]) -> DriveAccount:
+        return standin.drive(params["email"])
+
+    def add_file(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        body = _body(request)
+        content = None
+        if body.get("contentBase64") is not None:
+            try:
+                content = base64.b64decode(str(body["contentBase64"]), validate=True)
+            except (binascii.Error, ValueError):
+                raise bad_request("contentBase64 must be base64") from None
+        return drive_of(params).create(
+            str(body["name"]),
+            str(body["mimeType"]),
+            content=content,
+            text=None if body.get("text") is None else str(body["text"]),
+            parents=body.get("parents"),
+            app_created=bool(body.get("appCreated", False)),
+        )
+
+    def list_files(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return {"files": drive_of(params).files()}
+
+    def get_file(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return drive_of(params).get(params["file_id"])
+
+    def delete_file(request: Request, params: Mapping[str, str]) -> None:
+        drive_of(params).delete(params["file_id"])
+
+    def file_action(action: str) -> Handler:
+        def act(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+            account, file_id = drive_of(params), params["file_id"]
+            if action == "grant":
+                account.grant_to_app(file_id)
+                return account.get(file_id)
+            if action == "rename":
+                return account.rename(file_id, str(_body(request)["name"]))
+            if action == "trash":
+                return account.trash(file_id)
+            if action == "untrash":
+                return account.untrash(file_id)
+            if action == "sharing":
+                return account.set_sharing(file_id, can_share=bool(_body(request)["canShare"]))
+            return account.set_text(file_id, str(_body(request)["text"]))
+
+        return act
+
+    def get_text(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return {"text": drive_of(params).text(params["file_id"])}
+
+    def get_content(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return {"contentBase64": base64.b64encode(drive_of(params).content(params["file_id"])).decode()}
+
+    def list_permissions(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        return {"permissions": drive_of(params).permissions(params["file_id"])}
+
+    def add_permission(request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+        body = _body(request)
+        return drive_of(params).add_permission(
+            params["file_id"],
+            type=str(body["type"]),
+            role=str(body["role"]),
+            email_address=body.get("emailAddress"),
+            domain=body.get("domain"),
+        )
 
     account = "/standin/accounts/<email>"
     # Calendar ids hold "@" (and no "/"): the default converter takes them whole.
     calendar = f"{account}/calendars/<calendar_id>"
+    drive_file = f"{account}/drive/files/<file_id>"
     routes: list[tuple[str, str, str, Handler, int]] = [
         ("GET", "/standin/health", "standin.health", health, 200),
         ("POST", "/standin/accounts", "standin.accounts.create", add_account, 201),
@@ -235,8 +311,36 @@ def admin_routes(standin: GoogleStandIn) -> list[PlainRoute]:
             expire_sync_tokens,
             200,
         ),
-        ("GET", "/standin/calendar/channels", "standin.calendar_push.channels", list_channels, 200),
-        ("GET", "/standin/calendar/deliveries", "standin.calendar_push.deliveries", list_deliveries, 200),
+        (
+            "GET",
+            "/standin/calendar/channels",
+            "standin.calendar_push.channels",
+            channel_listing("calendar"),
+            200,
+        ),
+        (
+            "GET",
+            "/standin/calendar/deliveries",
+            "standin.calendar_push.deliveries",
+            delivery_listing("calendar"),
+            200,
+        ),
+        ("POST", f"{account}/drive/files", "standin.drive_files.add", add_file, 201),
+        ("GET", f"{account}/drive/files", "standin.drive_files.list", list_files, 200),
+        ("GET", drive_file, "standin.drive_files.get", get_file, 200),
+        ("DELETE", drive_file, "standin.drive_files.delete", delete_file, 200),
+        ("POST", f"{drive_file}/grant", "standin.drive_files.grant", file_action("grant"), 200),
+        ("POST", f"{drive_file}/rename", "standin.drive_files.rename", file_action("rename"), 200),
+        ("POST", f"{drive_file}/trash", "standin.drive_files.trash", file_action("trash"), 200),
+        ("POST", f"{drive_file}/untrash", "standin.drive_files.untrash", file_action("untrash"), 200),
+        ("PUT", f"{drive_file}/sharing", "standin.drive_files.sharing", file_action("sharing"), 200),
+        ("PUT", f"{drive_file}/text", "standin.drive_files.set_text", file_action("text"), 200),
+        ("GET", f"{drive_file}/text", "standin.drive_files.text", get_text, 200),
+        ("GET", f"{drive_file}/content", "standin.drive_files.content", get_content, 200),
+        ("GET", f"{drive_file}/permissions", "standin.drive_permissions.list", list_permissions, 200),
+        ("POST", f"{drive_file}/permissions", "standin.drive_permissions.add", add_permission, 201),
+        ("GET", "/standin/drive/channels", "standin.drive_push.channels", channel_listing("drive"), 200),
+        ("GET", "/standin/drive/deliveries", "standin.drive_push.deliveries", delivery_listing("drive"), 200),
     ]
     return [
         PlainRoute(method, path, endpoint, _answer(handler, status))

@@ -179,6 +179,140 @@ def required(message: str) -> GoogleApiError:
     return GoogleApiError(400, "required", message)
 
 
+# Drive's own errors, word for word where public bodies show them (each cited); the rest say so.
+def _parameter(name: str) -> dict[str, str]:
+    return {"location": name, "locationType": "parameter"}
+
+
+def file_not_found(file_id: str) -> GoogleApiError:
+    """Drive's 404, for a file that does not exist and for one the token may not see (drive.file)."""
+    return GoogleApiError(404, "notFound", f"File not found: {file_id}.", extra=_parameter("fileId"))
+
+
+def insufficient_file_permissions() -> GoogleApiError:
+    # Body seen in prasmussen/gdrive#397 and GAMADV-XTD3#181.
+    return GoogleApiError(
+        403, "insufficientFilePermissions", "The user does not have sufficient permissions for this file."
+    )
+
+
+def app_not_authorized_to_file(file_id: str) -> GoogleApiError:
+    """A file the token can read (drive.readonly) but not write: it has only drive.file for writes."""
+    return GoogleApiError(
+        403,
+        "appNotAuthorizedToFile",
+        f"The user has not granted the app {STANDIN_APP_ID} write access to the file {file_id}.",
+    )
+
+
+STANDIN_APP_ID = "123456789012"  # the one OAuth app of the stand-in, as Drive names it in errors
+
+
+def file_not_downloadable() -> GoogleApiError:
+    # Body seen in glotlabs/gdrive#3: alt=media on a Docs Editors file.
+    return GoogleApiError(
+        403,
+        "fileNotDownloadable",
+        "Only files with binary content can be downloaded. Use Export with Docs Editors files.",
+        extra=_parameter("alt"),
+    )
+
+
+def file_not_exportable() -> GoogleApiError:
+    return GoogleApiError(403, "fileNotExportable", "Export only supports Docs Editors files.")
+
+
+def export_size_limit_exceeded() -> GoogleApiError:
+    # Body quoted in googleapis/google-api-dotnet-client#990.
+    return GoogleApiError(403, "exportSizeLimitExceeded", "This file is too large to be exported.")
+
+
+def conversion_not_supported() -> GoogleApiError:
+    """files.export to a format the file's type does not export to. Body seen in transloadit/uppy#2187
+    (and the message in googleapis/google-api-ruby-client#14445)."""
+    return GoogleApiError(
+        400, "badRequest", "The requested conversion is not supported.", extra=_parameter("convertTo")
+    )
+
+
+def import_not_supported() -> GoogleApiError:
+    """Media that cannot be imported into the Docs Editors type asked for
+    (googleworkspace/php-samples#147)."""
+    return GoogleApiError(
+        400,
+        "conversionUnsupportedConversionPath",
+        "Conversion of the uploaded content to the requested output type is not supported.",
+    )
+
+
+def invalid_value(location: str, message: str = "Invalid Value") -> GoogleApiError:
+    """Drive's 400 for a parameter it cannot read: a query (torre76/django-googledrive-storage#59 shows
+    ``q``'s body), a page token."""
+    return GoogleApiError(400, "invalid", message, extra=_parameter(location))
+
+
+def out_of_range(location: str, value: str, low: int, high: int) -> GoogleApiError:
+    return invalid_value(
+        location, f"Invalid value '{value}'. Values must be within the range: [{low}, {high}]"
+    )
+
+
+def invalid_field_selection(field: str) -> GoogleApiError:
+    return GoogleApiError(
+        400, "invalidParameter", f"Invalid field selection {field}", extra=_parameter("fields")
+    )
+
+
+def required_parameter(name: str) -> GoogleApiError:
+    return GoogleApiError(400, "required", f"Required parameter: {name}", extra=_parameter(name))
+
+
+def file_id_in_use() -> GoogleApiError:
+    """files.create or copy with an id a file already has: Drive's guide says a retry with a generated id
+    answers 409 Conflict ("Create and manage files"); reason and wording are the stand-in's."""
+    return GoogleApiError(409, "duplicate", "A file already exists with the provided ID.")
+
+
+def file_id_not_usable() -> GoogleApiError:
+    return GoogleApiError(
+        400, "fileIdNotUsable", "The provided file ID is not usable.", extra=_parameter("id")
+    )
+
+
+def field_not_writable(field: str, message: str) -> GoogleApiError:
+    return GoogleApiError(
+        403, "fieldNotWritable", message, extra={"location": field, "locationType": "other"}
+    )
+
+
+def permission_not_found(permission_id: str) -> GoogleApiError:
+    return GoogleApiError(
+        404, "notFound", f"Permission not found: {permission_id}.", extra=_parameter("permissionId")
+    )
+
+
+def drive_user_rate_limit_exceeded(retry_after_seconds: int) -> GoogleApiError:
+    """Drive's per-user budget (the handle-errors guide's 403 userRateLimitExceeded body)."""
+    return GoogleApiError(
+        403,
+        "userRateLimitExceeded",
+        "User Rate Limit Exceeded",
+        domain="usageLimits",
+        retry_after_seconds=retry_after_seconds,
+    )
+
+
+def drive_rate_limit_exceeded(retry_after_seconds: int) -> GoogleApiError:
+    """Drive's per-project budget: the guide shows 403 rateLimitExceeded (429 is the backend's own)."""
+    return GoogleApiError(
+        403,
+        "rateLimitExceeded",
+        "Rate Limit Exceeded",
+        domain="usageLimits",
+        retry_after_seconds=retry_after_seconds,
+    )
+
+
 def too_many_concurrent_requests() -> GoogleApiError:
     return GoogleApiError(
         429, "rateLimitExceeded", "Too many concurrent requests for user.", domain="usageLimits"

@@ -1,6 +1,7 @@
-"""Usage limits: Gmail's quota units per method under both price lists, Calendar's requests, each API's
-per-user and per-project budgets per minute (a sliding 60-second window, one window per API: a
-Gmail-heavy minute leaves Calendar's budget whole), and the per-user concurrency cap."""
+"""Usage limits: Gmail's quota units per method under both price lists, Calendar's requests, Drive's
+units, each API's per-user and per-project budgets per minute (a sliding 60-second window, one window
+per API: a Gmail-heavy minute leaves Calendar's and Drive's budgets whole), and the per-user concurrency
+cap."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from local_stack.google_standin.errors import (
     GoogleApiError,
     calendar_rate_limit_exceeded,
     calendar_user_rate_limit_exceeded,
+    drive_rate_limit_exceeded,
+    drive_user_rate_limit_exceeded,
     project_rate_limit_exceeded,
     too_many_concurrent_requests,
     user_rate_limit_exceeded,
@@ -59,10 +62,19 @@ PROJECT_UNITS_PER_MINUTE = 1_200_000
 CALENDAR_USER_REQUESTS_PER_MINUTE = 600
 CALENDAR_PROJECT_REQUESTS_PER_MINUTE = 10_000
 
+# Drive (new model, ../shared/handbook/google-facts.md, "Google Drive API"): 325,000 units per user and
+# 1,000,000 per project a minute. Google publishes the cost of a list page only (files.list and
+# changes.list: 100 units); every other method costs DRIVE_DEFAULT_UNITS here, an assumption.
+DRIVE_USER_UNITS_PER_MINUTE = 325_000
+DRIVE_PROJECT_UNITS_PER_MINUTE = 1_000_000
+_DRIVE_UNITS = {"drive.files.list": 100, "drive.changes.list": 100}
+DRIVE_DEFAULT_UNITS = 10
+
 # Each API's refusals, in its own words: (over the per-user budget, over the per-project budget).
 _REFUSALS: dict[str, tuple[Callable[[int], GoogleApiError], Callable[[int], GoogleApiError]]] = {
     "gmail": (user_rate_limit_exceeded, project_rate_limit_exceeded),
     "calendar": (calendar_user_rate_limit_exceeded, calendar_rate_limit_exceeded),
+    "drive": (drive_user_rate_limit_exceeded, drive_rate_limit_exceeded),
 }
 
 
@@ -85,6 +97,8 @@ class LimitSettings:
     enforce_quota: bool = True
     calendar_user_requests_per_minute: int = CALENDAR_USER_REQUESTS_PER_MINUTE
     calendar_project_requests_per_minute: int = CALENDAR_PROJECT_REQUESTS_PER_MINUTE
+    drive_user_units_per_minute: int = DRIVE_USER_UNITS_PER_MINUTE
+    drive_project_units_per_minute: int = DRIVE_PROJECT_UNITS_PER_MINUTE
 
     @property
     def effective_user_units_per_minute(self) -> int:
@@ -95,14 +109,14 @@ class LimitSettings:
 class Charge:
     """What one call costs, against the budgets of its own API."""
 
-    api: str  # "gmail", "calendar": the first part of the method id
+    api: str  # "gmail", "calendar", "drive": the first part of the method id
     units: int
     user_budget: int
     project_budget: int
 
 
 def charge_for(method_id: str, settings: LimitSettings) -> Charge | None:
-    """The charge for one admitted call; None for calls no quota meters (OAuth; Drive is not served)."""
+    """The charge for one admitted call; None for calls no quota meters (OAuth)."""
     api = method_id.split(".", 1)[0]
     if api == "gmail":
         return Charge(
@@ -117,7 +131,18 @@ def charge_for(method_id: str, settings: LimitSettings) -> Charge | None:
         return Charge(
             api, 1, settings.calendar_user_requests_per_minute, settings.calendar_project_requests_per_minute
         )
+    if api == "drive":
+        return Charge(
+            api,
+            drive_units_for(method_id),
+            settings.drive_user_units_per_minute,
+            settings.drive_project_units_per_minute,
+        )
     return None
+
+
+def drive_units_for(method_id: str) -> int:
+    return _DRIVE_UNITS.get(method_id, DRIVE_DEFAULT_UNITS)
 
 
 class QuotaMeter:

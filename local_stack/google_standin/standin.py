@@ -1,7 +1,7 @@
 """``GoogleStandIn``: the whole stand-in behind one object: start it, add accounts, drive their
-mailboxes (Gmail) and calendars (Calendar), script faults, read the call log and push deliveries. Tests
-and the demo use this Python API; the admin HTTP API (``/standin/...``) offers the same levers to other
-processes.
+mailboxes (Gmail), calendars (Calendar) and Drives (Drive), script faults, read the call log and push
+deliveries. Tests and the demo use this Python API; the admin HTTP API (``/standin/...``) offers the same
+levers to other processes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from local_stack.google_standin.calendar_push import CalendarPush
 from local_stack.google_standin.calendar_store import CalendarAccount, CalendarSettings
 from local_stack.google_standin.calls import CallLog
 from local_stack.google_standin.clock import StandInClock
+from local_stack.google_standin.drive_http import drive_routes
+from local_stack.google_standin.drive_push import DrivePush
+from local_stack.google_standin.drive_store import DriveAccount, DriveSettings
 from local_stack.google_standin.errors import not_found
 from local_stack.google_standin.faults import FaultScript
 from local_stack.google_standin.gmail_http import gmail_routes
@@ -26,6 +29,7 @@ from local_stack.google_standin.limits import LimitSettings
 from local_stack.google_standin.oauth import OAuthServer
 from local_stack.google_standin.oauth_http import oauth_routes
 from local_stack.google_standin.push import GmailPush, PushSettings
+from local_stack.google_standin.push_channels import ChannelRegistry
 from local_stack.google_standin.server import StandInServer
 
 if TYPE_CHECKING:
@@ -41,6 +45,7 @@ class StandInSettings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     push: PushSettings = field(default_factory=PushSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    drive: DriveSettings = field(default_factory=DriveSettings)
     history_retention: int | None = None  # history records kept per mailbox; None: all until forgotten
     access_token_lifetime: int = 3600
     refresh_token_lifetime: int | None = (
@@ -69,15 +74,22 @@ class GoogleStandIn:
             clock=self.clock, limits=self.settings.limits, resolve_token=self._resolve
         )
         self.push = GmailPush(self.settings.push, clock=self.clock.now, mint_token=self._mint_push_token)
-        self.calendar_push = CalendarPush(self.settings.calendar, clock=self.clock.now)
+        # One registry for every web-hook channel (Calendar's and Drive's), one delivery worker.
+        self.push_channels = ChannelRegistry(clock=self.clock.now)
+        self.calendar_push = CalendarPush(
+            self.settings.calendar, clock=self.clock.now, registry=self.push_channels
+        )
+        self.drive_push = DrivePush(self.settings.drive, clock=self.clock.now, registry=self.push_channels)
         self._mailboxes: dict[str, Mailbox] = {}
         self._calendars: dict[str, CalendarAccount] = {}
+        self._drives: dict[str, DriveAccount] = {}
         self._lock = threading.Lock()
         self.server.add_plain_routes(oauth_routes(self.oauth))
         self.server.add_api_routes(gmail_routes(self.mailbox))
         self.server.add_api_routes(
             calendar_routes(self.calendars, self.calendar_push, is_standin_account=self._is_account)
         )
+        self.server.add_api_routes(drive_routes(self.drive, self.drive_push))
         from local_stack.google_standin.admin_http import admin_routes
 
         self.server.add_plain_routes(admin_routes(self))
@@ -92,7 +104,7 @@ class GoogleStandIn:
     def stop(self) -> None:
         self.server.stop()
         self.push.close()
-        self.calendar_push.close()
+        self.push_channels.close()
 
     def __enter__(self) -> Self:
         if self._base_url is None:
@@ -113,7 +125,7 @@ class GoogleStandIn:
     @property
     def api_root(self) -> str:
         """What replaces https://gmail.googleapis.com/ and https://www.googleapis.com/ in discovery
-        (Calendar's root too)."""
+        (Calendar's and Drive's root too)."""
         return self.base_url + "/"
 
     @property
@@ -135,8 +147,8 @@ class GoogleStandIn:
     # --- accounts, mailboxes and calendars ----------------------------------------------------------
 
     def add_account(self, email: str) -> Mailbox:
-        """A Google account with an empty Gmail mailbox and a primary calendar (id: the email, lower
-        case; time zone UTC). Adding one that exists returns its mailbox."""
+        """A Google account with an empty Gmail mailbox, a primary calendar (id: the email, lower
+        case; time zone UTC) and an empty Drive. Adding one that exists returns its mailbox."""
         with self._lock:
             if email.lower() not in self._mailboxes:
                 self.oauth.add_account(email)
@@ -152,6 +164,12 @@ class GoogleStandIn:
                     settings=self.settings.calendar,
                     on_change=self.calendar_push.on_change,
                 )
+                self._drives[email.lower()] = DriveAccount(
+                    email,
+                    clock=self.clock.now,
+                    settings=self.settings.drive,
+                    on_change=self.drive_push.on_change,
+                )
             return self._mailboxes[email.lower()]
 
     def mailbox(self, email: str) -> Mailbox:
@@ -165,6 +183,14 @@ class GoogleStandIn:
         """The account's calendars; 404 (Google's error) for an account the stand-in does not have."""
         with self._lock:
             account = self._calendars.get(email.lower())
+        if account is None:
+            raise not_found()
+        return account
+
+    def drive(self, email: str) -> DriveAccount:
+        """The account's Drive; 404 (Google's error) for an account the stand-in does not have."""
+        with self._lock:
+            account = self._drives.get(email.lower())
         if account is None:
             raise not_found()
         return account

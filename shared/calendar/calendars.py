@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shared.plans import Feature
+from shared.sync.channels import Channel
 from shared.sync.engine import SyncedConnection
 from shared.sync.requests import DEFAULT_PARTITIONS, Source
 
@@ -10,3 +12,8 @@ PRIMARY = DEFAULT_PARTITIONS[Source.CALENDAR]
 
 def synced_calendars(connection: SyncedConnection) -> list[str]:
     return list(dict.fromkeys([PRIMARY, *connection.calendar_ids]))
+
+
+def calendar_synced(connection: SyncedConnection, channel: Channel) -> bool:
+    """Whether a calendar channel's calendar is synced now (calendar_push's check)."""
+    return connection.enabled(Feature.CALENDAR) and channel.partition in synced_calendars(connection)

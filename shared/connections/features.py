@@ -1,8 +1,8 @@
 """What a connection can do: the features a CRM user asks for, the least Google scopes each needs,
 and whether each ends up on, or off with a reason the CRM can show.
 
-A feature is on only when it does something: it was asked for, this system delivers it, Google granted
-its scopes, and the tenant's plan allows it. Contacts are harvested from synced mail, so they cannot be
+A feature is on only when it does something: it was asked for, Google granted its scopes, and the
+tenant's plan allows it. Contacts are harvested from synced mail, so they cannot be
 asked for without mail and are off whenever mail is (ADR 0012).
 """
 
@@ -31,16 +31,12 @@ DRIVE_FILE = "https://www.googleapis.com/auth/drive.file"
 IDENTITY_SCOPES = (OPENID, "email")
 _SHORT_FORMS = {"email": EMAIL, "profile": "https://www.googleapis.com/auth/userinfo.profile"}
 
-# The features this system delivers today. Drive joins with its package; until then it is reported
-# off (``not_available``) and its scope is never asked of the user.
-AVAILABLE_FEATURES = frozenset({Feature.MAIL, Feature.CONTACTS, Feature.CALENDAR})
 # A feature that only works on top of another: contacts come from the mail sync stores.
 REQUIRES = {Feature.CONTACTS: Feature.MAIL}
 
 
 class OffReason(enum.StrEnum):
     NOT_REQUESTED = "not_requested"
-    NOT_AVAILABLE = "not_available"  # this system does not deliver the feature yet
     SCOPE_NOT_GRANTED = "scope_not_granted"
     PLAN_EXCLUDES = "plan_excludes"
 
@@ -75,8 +71,7 @@ def missing_prerequisites(features: Iterable[Feature]) -> dict[Feature, Feature]
 def scopes_to_request(features: Iterable[Feature], *, write_back: bool) -> list[str]:
     scopes = set(IDENTITY_SCOPES)
     for feature in features:
-        if feature in AVAILABLE_FEATURES:
-            scopes |= required_scopes(feature, write_back=write_back)
+        scopes |= required_scopes(feature, write_back=write_back)
     return sorted(scopes)
 
 
@@ -108,8 +103,6 @@ def feature_states(
     for feature in Feature:
         if feature not in wanted:
             states[feature] = FeatureState(enabled=False, reason=OffReason.NOT_REQUESTED)
-        elif feature not in AVAILABLE_FEATURES:
-            states[feature] = FeatureState(enabled=False, reason=OffReason.NOT_AVAILABLE)
         elif missing := _missing(required_scopes(feature, write_back=write_back), granted):
             states[feature] = FeatureState(
                 enabled=False, reason=OffReason.SCOPE_NOT_GRANTED, missing_scopes=sorted(missing)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 PriceList = Literal["legacy", "2026-05"]
-Api = Literal["gmail", "calendar"]
+Api = Literal["gmail", "calendar", "drive"]
 
 WINDOW_SECONDS = 60.0  # Gmail's per-user quota window
 MAX_BATCH_PARTS = 50  # Google allows 100 calls a batch and advises 50 or fewer
@@ -44,18 +44,30 @@ _UNIT_COSTS: dict[str, tuple[int, int]] = {
 _DEFAULT_COST = (5, 5)
 _USER_UNITS_PER_MINUTE: dict[str, int] = {"legacy": 15_000, "2026-05": 6_000}
 CALENDAR_REQUESTS_PER_MINUTE = 600  # per user per project, both price lists (google-facts.md)
+# Drive's new quota model: 325,000 units per user per minute; a files.list or changes.list page costs
+# 100 (google-facts.md). Other methods' costs are unpublished: 10 is assumed, as the stand-in does.
+DRIVE_UNITS_PER_MINUTE = 325_000
+_DRIVE_COSTS = {"drive.files.list": 100, "drive.changes.list": 100}
+_DRIVE_DEFAULT_COST = 10
+_PER_MINUTE = {"calendar": CALENDAR_REQUESTS_PER_MINUTE, "drive": DRIVE_UNITS_PER_MINUTE}
 # The call a sync batches, whose units size a bucket's burst: one batch of them.
-_BATCHED_GET: dict[str, str] = {"gmail": "gmail.users.messages.get", "calendar": "calendar.events.get"}
+_BATCHED_GET: dict[str, str] = {
+    "gmail": "gmail.users.messages.get",
+    "calendar": "calendar.events.get",
+    "drive": "drive.files.get",
+}
 
 # Float slack when a window entry expires exactly at the moment computed from it.
 _EPSILON = 1e-9
 
 
 def unit_cost(method_id: str, price_list: PriceList = "2026-05") -> int:
-    """Quota units Gmail charges for one call of ``method_id`` ("gmail.users.messages.get"); a Calendar
+    """Quota units Google charges for one call of ``method_id`` ("gmail.users.messages.get"); a Calendar
     call counts one request."""
     if method_id.startswith("calendar."):
         return 1
+    if method_id.startswith("drive."):
+        return _DRIVE_COSTS.get(method_id, _DRIVE_DEFAULT_COST)
     legacy, new = _UNIT_COSTS.get(method_id, _DEFAULT_COST)
     return legacy if price_list == "legacy" else new
 
@@ -64,7 +76,8 @@ def unit_cost(method_id: str, price_list: PriceList = "2026-05") -> int:
 class QuotaSettings:
     api: Api = "gmail"
     price_list: PriceList = "2026-05"
-    # None: Gmail's 6,000 units on the 2026-05 price list (15,000 on legacy); Calendar's 600 requests
+    # None: Gmail's 6,000 units on the 2026-05 price list (15,000 on legacy); Calendar's 600 requests;
+    # Drive's 325,000 units
     user_units_per_minute: int | None = None
     max_in_flight: int = 10
     max_attempts: int = 6
@@ -87,11 +100,7 @@ class QuotaSettings:
     def units_per_minute(self) -> int:
         if self.user_units_per_minute:
             return self.user_units_per_minute
-        return (
-            CALENDAR_REQUESTS_PER_MINUTE
-            if self.api == "calendar"
-            else _USER_UNITS_PER_MINUTE[self.price_list]
-        )
+        return _PER_MINUTE.get(self.api) or _USER_UNITS_PER_MINUTE[self.price_list]
 
     def units(self, method_id: str) -> int:
         return unit_cost(method_id, self.price_list)

@@ -4,15 +4,14 @@ CRM records and tasks, mail sent from the CRM, and read state and labels written
 from __future__ import annotations
 
 import re
-import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import flask
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.api.downloads import file_response
 from shared.api.pagination import PageQuery
 from shared.api.routing import Call, Reply, Route
 from shared.crm_links.entities import CrmEntity, EntityType
@@ -20,7 +19,7 @@ from shared.errors import NotFound, Permanent
 from shared.ids import EMAIL_PATTERN, ExternalId
 from shared.mail import links
 from shared.mail import queries as mail
-from shared.mail.records import AttachmentMeta, StoredMessage
+from shared.mail.records import StoredMessage
 from shared.mail.sending import OutboundMail, OutboundMessagePage, OutboundMessageRequest, OutboundMessageView
 from shared.mail.uploads import MAX_ATTACHMENT_BYTES, Upload, Uploads
 from shared.mail.writes import LabelChange, LabelChanges
@@ -184,7 +183,7 @@ def download_attachment(api: MailApi, call: Call) -> Reply:
     if meta.attachment_id is None:
         raise NotFound("This attachment cannot be fetched from Gmail.", code="attachment_not_found")
     data = _fetch_attachment(api, tenant_id, user_id, gmail_id, meta.attachment_id)
-    return Reply(raw=attachment_response(data, meta))
+    return Reply(raw=file_response(data, filename=meta.filename, mime_type=meta.mime_type))
 
 
 def _fetch_attachment(api: MailApi, tenant_id: str, user_id: str, gmail_id: str, attachment_id: str) -> bytes:
@@ -195,37 +194,6 @@ def _fetch_attachment(api: MailApi, tenant_id: str, user_id: str, gmail_id: str,
         if error.code in ("gmail_400", "gmail_404"):  # deleted in Gmail, or the attachment id is stale
             raise NotFound("The attachment is no longer in Gmail.", code="attachment_gone") from error
         raise
-
-
-_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
-_STREAM_CHUNK_BYTES = 64 * 1024
-_RFC5987_SAFE = "!#$&+^`|"  # with quote's own letters, digits and "_.-~": RFC 5987's attr-char
-
-
-def attachment_response(data: bytes, meta: AttachmentMeta) -> flask.Response:
-    mime_type = meta.mime_type.strip().lower()
-    if not _MIME_TYPE.fullmatch(mime_type):
-        mime_type = "application/octet-stream"
-
-    def chunks() -> Iterator[bytes]:
-        for start in range(0, len(data), _STREAM_CHUNK_BYTES):
-            yield data[start : start + _STREAM_CHUNK_BYTES]
-
-    response = flask.Response(chunks(), status=200, content_type=mime_type)
-    response.headers["Content-Length"] = str(len(data))
-    response.headers["Content-Disposition"] = content_disposition(meta.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with the file name as RFC 5987 UTF-8 (``filename*``) and an ASCII fallback."""
-    base = re.split(r"[/\\]", filename)[-1]
-    name = "".join(ch for ch in base if ch.isprintable()).strip()[:255] or "attachment"
-    fallback = "".join(ch if ch.isascii() and ch not in '"\\%;' else "_" for ch in name)
-    encoded = urllib.parse.quote(name, safe=_RFC5987_SAFE, encoding="utf-8", errors="replace")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 class AttachRequest(BaseModel):

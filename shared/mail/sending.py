@@ -21,14 +21,23 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.connections.features import GMAIL_SEND, has_scope
 from shared.connections.records import ConnectionRecord
 from shared.crm_links.entities import CrmEntity
-from shared.errors import Forbidden, IntegrationError, NeedsReconnect, NotFound, PayloadTooLarge, Permanent
+from shared.drive.files import DRIVE_FILES, EXPORTS, FILE_ID_PATTERN, GOOGLE_APPS, drive_file_doc_id
+from shared.errors import (
+    BadInput,
+    Forbidden,
+    IntegrationError,
+    NeedsReconnect,
+    NotFound,
+    PayloadTooLarge,
+    Permanent,
+)
 from shared.ids import EMAIL_PATTERN
 from shared.mail import links
 from shared.mail.compose import File, Person, compose, reply_subject
@@ -76,7 +85,9 @@ class Recipient(BaseModel):
 
 
 class FileRef(BaseModel):
-    """A file to attach: an upload's id, or an attachment of a synced copy (``gmail_id`` and ``part_id``)."""
+    """A file to attach: an upload's id, an attachment of a synced copy (``gmail_id`` and ``part_id``), or
+    a Drive file attached in the CRM (``drive_file_id``; a Google Doc goes as its ``export``, PDF unless
+    named)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -89,13 +100,21 @@ class FileRef(BaseModel):
     part_id: str | None = Field(
         None, pattern=PART_ID_PATTERN, description="The file's MIME part in that copy."
     )
+    drive_file_id: str | None = Field(
+        None, pattern=FILE_ID_PATTERN, description="A Drive file attached in the CRM by this user."
+    )
+    export: Literal["pdf", "docx", "txt"] | None = Field(
+        None, description="For a Google Doc: the format it is attached in (pdf by default)."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> FileRef:
-        upload = self.upload_id is not None
         copy = self.gmail_id is not None or self.part_id is not None
-        if upload == copy or (copy and (self.gmail_id is None or self.part_id is None)):
-            raise ValueError("give either upload_id, or gmail_id with part_id")
+        sources = [self.upload_id is not None, copy, self.drive_file_id is not None]
+        if sum(sources) != 1 or (copy and (self.gmail_id is None or self.part_id is None)):
+            raise ValueError("give one of upload_id, gmail_id with part_id, or drive_file_id")
+        if self.export is not None and self.drive_file_id is None:
+            raise ValueError("export goes with drive_file_id")
         return self
 
 
@@ -263,6 +282,8 @@ class OutboundMail:
         return copy
 
     def _file_size(self, tenant_id: str, scope: TenantScope, user_id: str, index: int, ref: FileRef) -> int:
+        if ref.drive_file_id is not None:
+            return _drive_file_size(scope, user_id, index, ref)
         if ref.upload_id is not None:
             try:
                 return self._uploads.get(tenant_id, user_id, ref.upload_id).size
@@ -338,6 +359,40 @@ class GmailSender(Protocol):
     ) -> tuple[dict[str, dict[str, Any]], set[str]]: ...
 
 
+class DriveReader(Protocol):
+    """What a mail needs of Drive to attach a file (shared.google_apis.drive.DriveClient provides it)."""
+
+    def export(self, file_id: str, mime_type: str) -> bytes: ...
+
+    def download(self, file_id: str) -> bytes: ...
+
+
+def _drive_file_size(scope: TenantScope, user_id: str, index: int, ref: FileRef) -> int:
+    """A Drive file's size as the CRM attached it (a Google Doc's export is sized when sent)."""
+    stored = scope.get(scope.document(DRIVE_FILES, drive_file_doc_id(user_id, str(ref.drive_file_id))))
+    location: list[str | int] = ["body", "attachments", index, "drive_file_id"]
+    if stored is None or stored.get("connection_id") != user_id:
+        raise NotFound(
+            "No such Drive file attached in the CRM by this user.",
+            code="drive_file_not_found",
+            errors=[{"location": location, "message": "not attached in the CRM", "type": "not_found"}],
+        )
+    google_doc = str(stored.get("mime_type") or "").startswith(GOOGLE_APPS)
+    if ref.export is not None and not google_doc:
+        raise BadInput(
+            "Only a Google Doc is exported.",
+            code="validation_failed",
+            errors=[
+                {
+                    "location": ["body", "attachments", index, "export"],
+                    "message": "not a Google Doc",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return 0 if google_doc else int(stored.get("size") or 0)
+
+
 class SendMessage:
     """The worker's side: one ``messages.send``, looked up first when an earlier attempt may have sent."""
 
@@ -351,9 +406,11 @@ class SendMessage:
         uploads: Uploads,
         scope_for: Callable[[str], TenantScope],
         clock: Callable[[], datetime],
+        drive_for: Callable[[str, ConnectionRecord], DriveReader],
     ) -> None:
         self._connection_of = connection_of
         self._gmail_for = gmail_for
+        self._drive_for = drive_for
         self._uploads = uploads
         self._scope_for = scope_for
         self._clock = clock
@@ -417,6 +474,8 @@ class SendMessage:
         return raw
 
     def _file(self, tenant_id: str, connection: ConnectionRecord, ref: FileRef, gmail: GmailSender) -> File:
+        if ref.drive_file_id is not None:
+            return self._drive_file(tenant_id, connection, ref)
         if ref.upload_id is not None:
             upload = self._uploads.get(tenant_id, connection.connection_id, ref.upload_id)
             return File(upload.filename, upload.mime_type, self._uploads.read(tenant_id, upload))
@@ -434,6 +493,22 @@ class SendMessage:
                     data,
                 )
         raise NotFound("The attachment is no longer in the synced copy.", code="attachment_not_found")
+
+    def _drive_file(self, tenant_id: str, connection: ConnectionRecord, ref: FileRef) -> File:
+        """A Drive file, read now from the user's Drive: a Google Doc exported, any other downloaded."""
+        scope = self._scope_for(tenant_id)
+        stored = scope.get(
+            scope.document(DRIVE_FILES, drive_file_doc_id(connection.connection_id, str(ref.drive_file_id)))
+        )
+        if stored is None:
+            raise NotFound("The Drive file is no longer attached in the CRM.", code="drive_file_not_found")
+        drive = self._drive_for(tenant_id, connection)
+        name = str(stored.get("name") or "file")
+        mime_type = str(stored.get("mime_type") or "application/octet-stream")
+        if mime_type.startswith(GOOGLE_APPS):
+            export_type, extension = EXPORTS[ref.export or "pdf"]
+            return File(f"{name}.{extension}", export_type, drive.export(str(ref.drive_file_id), export_type))
+        return File(name, mime_type, drive.download(str(ref.drive_file_id)))
 
     def _store_copy(
         self, scope: TenantScope, connection: ConnectionRecord, gmail: GmailSender, gmail_id: str

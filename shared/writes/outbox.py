@@ -166,8 +166,11 @@ class Outbox:
         payload: Mapping[str, Any],
         *,
         details: Callable[[str], Mapping[str, Any]] | None = None,
+        publish: bool = True,
     ) -> tuple[WriteRecord, bool]:
-        """``submit``, and whether this call recorded the write (False: a repeat found it)."""
+        """``submit``, and whether this call recorded the write (False: a repeat found it).
+        ``publish=False``: the caller carries the write out itself, now (and ``complete``s it); a
+        retry of its request with the same key finds the record and carries it out again."""
         scope = self._scope_for(tenant_id)
         write_id = write_id_of(check_key(key))
         fingerprint = _fingerprint(connection_id, operation, payload)
@@ -199,11 +202,19 @@ class Outbox:
             return fresh, True
 
         stored, created = scope.transaction(record)
-        if stored.status is WriteStatus.QUEUED:
+        if stored.status is WriteStatus.QUEUED and publish:
             # Published after it is recorded: a lost publish is repaired by the CRM's retry (this path),
             # a duplicate publish by the worker (a final record is never carried out again).
             self._publisher().publish(self._topic, OutboundRequest(tenant_id=tenant_id, write_id=write_id))
         return stored, created
+
+    def complete(self, tenant_id: str, write_id: str, result: Mapping[str, Any]) -> None:
+        """A write carried out by its caller (``publish=False``) is done: a repeat answers ``result``."""
+        scope = self._scope_for(tenant_id)
+        scope.update(
+            write_ref(scope, write_id),
+            {"status": WriteStatus.DONE.value, "result": dict(result), "updated_at": self._clock()},
+        )
 
     def get(self, tenant_id: str, connection_id: str, write_id: str) -> WriteRecord:
         scope = self._scope_for(tenant_id)

@@ -66,6 +66,7 @@ USABLE = {
     "write_id": ["0" * 64],
     "outbound_id": ["0" * 64],
     "event_key": [EVENT_KEY, "0" * 40],
+    "file_id": ["a" * 33],
 }
 FOREIGN = {"tenant_id": ["other"], "user_id": ["user-2"]}
 hostile_segments = st.sampled_from(
@@ -89,12 +90,17 @@ USABLE_BODIES = {
     },
     "changeEvent": {"summary": "Renamed"},
     "attachEventToCrm": {"entity": ENTITY},
+    "attachDriveFile": {"file_id": "a" * 33, "entity": ENTITY, "team": [{"email": "bob@example.com"}]},
+    "createDriveDoc": {"name": "Fuzzed", "entity": ENTITY},
 }
 USABLE_QUERIES = {
     "detachMessageFromCrm": ENTITY,
     "detachThreadFromCrm": ENTITY,
     "detachEventFromCrm": ENTITY,
     "listEvents": {"time_min": "2030-01-01T00:00:00Z", "time_max": "2030-02-01T00:00:00Z"},
+    "detachDriveFile": ENTITY,
+    "exportDriveFile": {"format": "pdf"},
+    "uploadDriveFile": {"filename": "a.txt", "entity_type": "deal", "entity_id": "D-1"},
 }
 
 
@@ -124,7 +130,8 @@ def requests(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
 def world(connect_world: ConnectDriver) -> ConnectDriver:
     """Tenant acme, its user-1 connected to Google (mail, calendar, contacts), one synced copy of theirs,
     attached to a task, and one synced event."""
-    assert connect_world.connect(USER, features=["mail", "calendar", "contacts"]).outcome == "connected"
+    features = ["mail", "calendar", "contacts", "drive"]
+    assert connect_world.connect(USER, features=features).outcome == "connected"
     connect_world.standin.calendars(ALICE).primary.insert(
         {
             "id": EVENT_ID,

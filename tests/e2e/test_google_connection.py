@@ -58,22 +58,20 @@ def test_the_happy_path_connects_stores_a_sealed_grant_starts_the_watch_and_queu
         "mail": True,
         "calendar": True,
         "contacts": True,
-        "drive": False,
+        "drive": True,
     }
-    # Asked for, but not delivered yet: reported off, and its scope was never asked of the user.
-    assert status["features"]["drive"]["reason"] == "not_available"
-    assert "https://www.googleapis.com/auth/drive.file" not in status["granted_scopes"]
     assert {
         "https://www.googleapis.com/auth/calendar.events",
         "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+        "https://www.googleapis.com/auth/drive.file",
     } <= set(status["granted_scopes"])
     watch = gmail_watch(status)
     assert watch is not None
     expires = datetime.fromisoformat(watch["expires_at"])
     assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
-    # No CALENDAR_PUSH_URL here: no calendar channel, and the safety net stands in for pushes.
+    # No CALENDAR_PUSH_URL or DRIVE_PUSH_URL here: no channels, and the safety net stands in for pushes.
     assert [watch["source"] for watch in status["watches"]] == ["gmail"]
-    assert sorted(request["source"] for request in sync_requests()) == ["calendar", "gmail"]
+    assert sorted(request["source"] for request in sync_requests()) == ["calendar", "drive", "gmail"]
     assert GRANT_DOC in all_document_paths()
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from local_stack.google_standin.calendar_listing import InstancesQuery
+from shared.calendar.calendars import calendar_synced
 from shared.calendar.engine import TIME_ZONE
-from shared.calendar.push import CalendarPushHandler, PushOutcome
 from shared.calendar.requests import EventChange, EventRemoval, NewEvent
 from shared.calendar.writes import CalendarWrites, calendar_operations
 from shared.config import get_settings
@@ -25,7 +25,9 @@ from shared.storage.memory import MemoryStore
 from shared.sync.channels import Channel, channel_by_id, note_message
 from shared.sync.crash import CrashPointReached
 from shared.sync.requests import Source, SyncKey
+from shared.sync.requests import Source as _Source
 from shared.sync.state import SyncStates
+from shared.sync.webhook import ChannelWebhook, PushOutcome
 from shared.writes.dispatcher import WriteDispatcher
 from shared.writes.outbox import OutboundRequest, Outbox, WriteStatus
 from tests.fakes import CONNECTION, TENANT, SyncWorld
@@ -340,7 +342,9 @@ class Webhook:
             world.scope.document("push_channels", self.channel.key.document_id),
             self.channel.model_dump(mode="python"),
         )
-        self.handler = CalendarPushHandler(
+        self.handler = ChannelWebhook(
+            source=_Source.CALENDAR,
+            synced=calendar_synced,
             find_channel=lambda channel_id: channel_by_id(self.store, channel_id),
             note_message=lambda tenant_id, channel, number, version: note_message(
                 world.scope_for(tenant_id), channel, number, version

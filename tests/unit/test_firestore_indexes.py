@@ -20,6 +20,7 @@ import pytest
 from shared.calendar import queries as calendar_queries
 from shared.calendar.shapes import QUERY_SHAPES as CALENDAR_SHAPES
 from shared.crm_links.entities import CrmEntity
+from shared.drive import queries as drive_queries
 from shared.errors import NotFound
 from shared.mail import queries
 from shared.mail.shapes import QUERY_SHAPES as MAIL_SHAPES
@@ -30,7 +31,11 @@ from shared.storage.shapes import QueryShape
 from tests.conftest import REPO_ROOT
 
 INDEXES = REPO_ROOT / "infra" / "firestore" / "indexes.json"
-QUERY_SHAPES = {**MAIL_SHAPES, **{f"events:{name}": shape for name, shape in CALENDAR_SHAPES.items()}}
+QUERY_SHAPES = {
+    **MAIL_SHAPES,
+    **{f"events:{name}": shape for name, shape in CALENDAR_SHAPES.items()},
+    **{f"drive:{name}": shape for name, shape in drive_queries.QUERY_SHAPES.items()},
+}
 ORDERS = {"ASCENDING", "DESCENDING"}
 Field = tuple[str, str]  # (field path, "ASCENDING" | "DESCENDING" | "CONTAINS")
 
@@ -395,3 +400,12 @@ def test_the_record_event_listing_sends_its_declared_indexed_shape(
     calendar_queries.list_attached(scope, CrmEntity(type="deal", id="D-1"), page_size=5, page_token=None)
     (query,) = sent
     assert _shape_of(query) == CALENDAR_SHAPES["attached"]
+
+
+def test_the_drive_listings_send_their_declared_indexed_shapes(sent: list[Any], scope: TenantScope) -> None:
+    drive_queries.list_files(scope, "user-1", page_size=5, page_token=None)
+    drive_queries.list_attached(scope, CrmEntity(type="deal", id="D-1"), page_size=5, page_token=None)
+    assert [_shape_of(query) for query in sent] == [
+        drive_queries.QUERY_SHAPES["connection_files"],
+        drive_queries.QUERY_SHAPES["attached"],
+    ]

@@ -50,12 +50,19 @@ def test_the_readme_documents_every_google_standin_setting_with_its_default() ->
     import dataclasses
 
     from local_stack.google_standin.calendar_store import CalendarSettings
+    from local_stack.google_standin.drive_store import DriveSettings
     from local_stack.google_standin.limits import LimitSettings
     from local_stack.google_standin.push import PushSettings
     from local_stack.google_standin.standin import StandInSettings
 
     readme = (REPO_ROOT / "README.md").read_text()
-    groups = [("", StandInSettings), ("", LimitSettings), ("", PushSettings), ("calendar.", CalendarSettings)]
+    groups = [
+        ("", StandInSettings),
+        ("", LimitSettings),
+        ("", PushSettings),
+        ("calendar.", CalendarSettings),
+        ("drive.", DriveSettings),
+    ]
     for prefix, settings in groups:
         for field in dataclasses.fields(settings):
             if field.default is dataclasses.MISSING:

@@ -103,7 +103,7 @@ variable "api" {
 }
 
 variable "push_coalesce_seconds" {
-  description = "Seconds a queued sync of a mailbox or calendar absorbs further pushes and safety-net requests. Null: the module's default (30)."
+  description = "Seconds a queued sync of a mailbox, calendar or Drive absorbs further pushes and safety-net requests. Null: the module's default (30)."
   type        = number
   default     = null
 }

@@ -122,7 +122,7 @@ resource "google_cloud_run_service_iam_member" "invoker" {
 }
 
 resource "google_cloud_run_service_iam_member" "public" {
-  # Only with public_browser_endpoint: a browser (or a webhook such as Calendar push) cannot present an
+  # Only with public_browser_endpoint: a browser (or a webhook such as Calendar or Drive push) cannot present an
   # ID token, so Cloud Run lets every request through and the function's code is the only gate.
   count = var.public_browser_endpoint ? 1 : 0
 

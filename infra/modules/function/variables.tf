@@ -166,7 +166,7 @@ variable "invokers" {
 }
 
 variable "public_browser_endpoint" {
-  description = "Grant roles/run.invoker to allUsers. Only for an endpoint whose callers cannot send a Google ID token (a user's browser; a Google webhook such as Calendar's push channels) and whose every request the code authenticates by its own means, such as a one-time OAuth state bound to a browser cookie or a channel's random token. Needs invokers empty and an ingress those callers can reach."
+  description = "Grant roles/run.invoker to allUsers. Only for an endpoint whose callers cannot send a Google ID token (a user's browser; a Google webhook such as Calendar's or Drive's push channels) and whose every request the code authenticates by its own means, such as a one-time OAuth state bound to a browser cookie or a channel's random token. Needs invokers empty and an ingress those callers can reach."
   type        = bool
   default     = false
   nullable    = false

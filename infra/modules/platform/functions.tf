@@ -13,6 +13,7 @@ locals {
   renew_watches_url   = "${local.function_base_url}/renew-watches"
   gmail_push_url      = "${local.function_base_url}/gmail-push"
   calendar_push_url   = "${local.function_base_url}/calendar-push"
+  drive_push_url      = "${local.function_base_url}/drive-push"
   sync_worker_url     = "${local.function_base_url}/sync-worker"
   daily_purge_url     = "${local.function_base_url}/daily-purge"
   purge_worker_url    = "${local.function_base_url}/purge-worker"
@@ -23,13 +24,15 @@ locals {
 
   # The connect flow's settings, read by api (authorization URL, disconnect) and oauth-callback alike.
   # Both open push channels (a connect; a plan change or calendar selection in api), so both need where
-  # Gmail publishes and where Calendar channels POST; renew-watches sets the same two for its renewals.
+  # Gmail publishes and where Calendar and Drive channels POST; renew-watches sets the same three for its
+  # renewals.
   oauth_environment = {
     GOOGLE_OAUTH_CLIENT_ID     = var.google_oauth_client_id
     OAUTH_CALLBACK_URL         = local.oauth_callback_url
     CRM_RETURN_ORIGINS         = join(",", var.crm_return_origins)
     GMAIL_PUSH_TOPIC           = module.topics["gmail-notifications"].id
     CALENDAR_PUSH_URL          = local.calendar_push_url
+    DRIVE_PUSH_URL             = local.drive_push_url
     MAIL_READ_STATE_WRITE_BACK = tostring(var.mail_read_state_write_back)
   }
 
@@ -69,6 +72,7 @@ locals {
     api             = module.api.service_account_member
     gmail-push      = module.gmail_push.service_account_member
     calendar-push   = module.calendar_push.service_account_member
+    drive-push      = module.drive_push.service_account_member
     oauth-callback  = module.oauth_callback.service_account_member
     renew-watches   = module.renew_watches.service_account_member
     sync-worker     = module.sync_worker.service_account_member
@@ -157,7 +161,7 @@ module "renew_watches" {
   project               = var.project_id
   region                = var.region
   name                  = "renew-watches"
-  description           = "Called daily by Cloud Scheduler: renews Gmail watches and Calendar channels before Google lets them lapse."
+  description           = "Called daily by Cloud Scheduler: renews Gmail watches, Calendar channels and Drive channels before Google lets them lapse."
   entry_point           = "renew_watches"
   source_zip_path       = var.function_source_zips["renew_watches"]
   bucket                = google_storage_bucket.function_sources.name
@@ -170,6 +174,7 @@ module "renew_watches" {
     GOOGLE_OAUTH_CLIENT_ID     = var.google_oauth_client_id
     GMAIL_PUSH_TOPIC           = module.topics["gmail-notifications"].id
     CALENDAR_PUSH_URL          = local.calendar_push_url
+    DRIVE_PUSH_URL             = local.drive_push_url
     SCHEDULER_AUDIENCES        = local.renew_watches_url
     SCHEDULER_SERVICE_ACCOUNTS = local.scheduler_invoker_email
     # Cloud Run IAM checks Scheduler's token (only scheduler-invoker may invoke) and hands the code
@@ -179,8 +184,8 @@ module "renew_watches" {
     SYNC_REQUESTS_TOPIC      = module.topics["sync-requests"].name
     PUSH_COALESCE_SECONDS    = tostring(var.push_coalesce_seconds)
     SAFETY_NET_AFTER_SECONDS = "3600"
-    # Two days: a Gmail watch and a Calendar channel live 7 days and the job runs daily, so a failed
-    # renewal has a second day.
+    # Two days: a Gmail watch, a Calendar channel and a Drive channel live 7 days and the job runs
+    # daily, so a failed renewal has a second day.
     WATCH_RENEW_WITHIN_SECONDS = "172800"
   }
 
@@ -281,6 +286,49 @@ module "calendar_push" {
   # request in; the code checks each one against its channel (id, resource id, hashed random token).
   #checkov:skip=CKV_GCP_124:Google Calendar posts channel notifications from the internet; the channel id, resource id and per-channel token checked in code are the gate.
   #checkov:skip=CKV_GCP_102:allUsers invoker: Calendar push sends no Google ID token; the code authenticates every request by its channel's token.
+  ingress_settings        = "ALLOW_ALL"
+  public_browser_endpoint = true
+
+  depends_on = [google_project_service.enabled, google_project_iam_member.function_builder]
+}
+
+# Drive's changes channels (changes.watch, one per connection that syncs Drive) POST their notifications,
+# headers only, to this URL. As for calendar-push, Google sends no OIDC token with them, so Cloud Run
+# cannot be the gate: the function is public (allUsers invoker) and the code believes a notification
+# only when its channel id is one we opened, its resource id is the one Google gave that channel, and
+# its token (random per channel, compared in constant time with the stored hash) matches; anything else
+# fetches nothing. It holds no Google credentials (it only uses Firestore and queues syncs), so it reads
+# no secret: it appears in no secret_readers list (secrets.tf).
+module "drive_push" {
+  source = "../function"
+
+  project               = var.project_id
+  region                = var.region
+  name                  = "drive-push"
+  description           = "Google Drive changes channel notifications (changes.watch), POSTed by Google; each checked one queues at most one sync of the account's Drive changes."
+  entry_point           = "drive_push"
+  source_zip_path       = var.function_source_zips["drive_push"]
+  bucket                = google_storage_bucket.function_sources.name
+  build_service_account = google_service_account.function_builder.id
+  labels                = local.labels
+
+  environment_variables = {
+    ENVIRONMENT           = var.environment
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    SYNC_REQUESTS_TOPIC   = module.topics["sync-requests"].name
+    PUSH_COALESCE_SECONDS = tostring(var.push_coalesce_seconds)
+  }
+
+  memory = "512Mi"
+  # A notification is a hint (coalesced, and the stored page token is the truth): answer fast, and let
+  # a burst wait or be dropped rather than scale out.
+  timeout_seconds = 20
+  max_instances   = 10
+
+  # Google's Drive push comes from the internet without a Google ID token, so Cloud Run lets every
+  # request in; the code checks each one against its channel (id, resource id, hashed random token).
+  #checkov:skip=CKV_GCP_124:Google Drive posts changes channel notifications from the internet; the channel id, resource id and per-channel token checked in code are the gate.
+  #checkov:skip=CKV_GCP_102:allUsers invoker: Drive push sends no Google ID token; the code authenticates every request by its channel's token.
   ingress_settings        = "ALLOW_ALL"
   public_browser_endpoint = true
 
@@ -479,11 +527,12 @@ check "function_urls" {
       module.renew_watches.url == local.renew_watches_url,
       module.gmail_push.url == local.gmail_push_url,
       module.calendar_push.url == local.calendar_push_url,
+      module.drive_push.url == local.drive_push_url,
       module.sync_worker.url == local.sync_worker_url,
       module.daily_purge.url == local.daily_purge_url,
       module.purge_worker.url == local.purge_worker_url,
       module.outbound_worker.url == local.outbound_worker_url,
     ])
-    error_message = "Google reports function URLs other than the ones computed in functions.tf: OAUTH_CALLBACK_URL, the OAuth redirect URI, CALENDAR_PUSH_URL, a Scheduler target or a push endpoint would be wrong."
+    error_message = "Google reports function URLs other than the ones computed in functions.tf: OAUTH_CALLBACK_URL, the OAuth redirect URI, CALENDAR_PUSH_URL, DRIVE_PUSH_URL, a Scheduler target or a push endpoint would be wrong."
   }
 }

@@ -15,7 +15,7 @@ locals {
     "cloudbuild.googleapis.com",       # builds the function sources
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
-    "drive.googleapis.com",
+    "drive.googleapis.com", # the api's Drive calls, Drive sync and push channels (changes.watch)
     "eventarc.googleapis.com",
     "firestore.googleapis.com",
     "gmail.googleapis.com",

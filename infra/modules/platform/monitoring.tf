@@ -70,13 +70,13 @@ locals {
       labels       = []
     }
     # renew-watches' daily round logs "push channel not started" (fields tenant_id, source, code) for
-    # each push channel (a Gmail watch, a Calendar channel; Drive later) Google refused to start or
+    # each push channel (a Gmail watch, a Calendar channel, a Drive channel) Google refused to start or
     # renew (after the client's own retries), and answers 5xx ("request handled", status >= 500) when a
     # whole run fails. A revoked grant is not a failure: it counts under reconnects. Only renew-watches
     # is counted: a channel a connect or plan change could not start is started by the next round.
     "watch-renewal-failures" = {
       display_name = "Push channel renewal failures"
-      description  = "renew-watches entries of a push channel (Gmail watch, Calendar channel) not started or renewed, or of a run that failed."
+      description  = "renew-watches entries of a push channel (Gmail watch, Calendar channel, Drive channel) not started or renewed, or of a run that failed."
       filter = join(" AND ", [
         "resource.type = \"cloud_run_revision\"",
         "resource.labels.service_name = \"${module.renew_watches.name}\"",
@@ -84,7 +84,7 @@ locals {
       ])
       labels = [
         { key = "message", field = "jsonPayload.message", description = "\"push channel not started\" (one channel) or \"request handled\" (the whole run failed)." },
-        { key = "source", field = "jsonPayload.source", description = "The channel's source (gmail, calendar; later drive); empty for a failed run." },
+        { key = "source", field = "jsonPayload.source", description = "The channel's source (gmail, calendar, drive); empty for a failed run." },
       ]
     }
     # Logged wherever Google refuses a grant (invalid_grant: the user revoked access, changed their
@@ -96,14 +96,14 @@ locals {
       labels       = [{ key = "reason", field = "jsonPayload.reason", description = "Why the connection needs a reconnect, e.g. invalid_grant." }]
     }
     # For the dashboard only: syncs finished per source and mode, the system's heartbeat. sync-worker
-    # logs "sync done" with source (gmail, calendar; later drive) and mode; a request it skips at a
+    # logs "sync done" with source (gmail, calendar, drive) and mode; a request it skips at a
     # gate logs "sync skipped" instead and is not counted.
     "syncs" = {
       display_name = "Syncs"
       description  = "Syncs finished by sync-worker, by source and mode."
       filter       = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${module.sync_worker.name}\" AND jsonPayload.message = \"sync done\""
       labels = [
-        { key = "source", field = "jsonPayload.source", description = "gmail, calendar (later drive)." },
+        { key = "source", field = "jsonPayload.source", description = "gmail, calendar, drive." },
         { key = "mode", field = "jsonPayload.mode", description = "full, partial, resync, or skipped (its lease was lost)." },
       ]
     }
@@ -181,7 +181,7 @@ locals {
         },
         local.scheduler_run_failed["renew-gmail-watches"],
       ]
-      documentation = "Google stops pushing changes when a push channel ends (a Gmail watch 7 days after it was last renewed, a Calendar channel at the expiry it was opened with, 7 days). renew-watches renews channels within 2 days of their end, so a channel that fails today is retried tomorrow before it lapses; two failed days in a row and that source syncs only through the daily safety net. See infra/README.md, \"Push channel renewals failing\": read renew-watches' \"push channel not started\" entries (source and code say which and why) and the run's report."
+      documentation = "Google stops pushing changes when a push channel ends (a Gmail watch 7 days after it was last renewed, a Calendar or Drive channel at the expiry it was opened with, 7 days). renew-watches renews channels within 2 days of their end, so a channel that fails today is retried tomorrow before it lapses; two failed days in a row and that source syncs only through the daily safety net. See infra/README.md, \"Push channel renewals failing\": read renew-watches' \"push channel not started\" entries (source and code say which and why) and the run's report."
     }
     # One user revoking access is normal (the CRM shows them a reconnect prompt); many at once mean
     # something on our side (the OAuth client or its secret, the consent screen's publishing status)

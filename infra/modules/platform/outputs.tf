@@ -1,9 +1,10 @@
 output "function_urls" {
-  description = "HTTPS URL per function name. api: its run.app URL (the CRM's ID token audience); the others: their cloudfunctions.net URL, which the OAuth client, the Scheduler jobs, the push subscriptions and Calendar's push channels (CALENDAR_PUSH_URL) use."
+  description = "HTTPS URL per function name. api: its run.app URL (the CRM's ID token audience); the others: their cloudfunctions.net URL, which the OAuth client, the Scheduler jobs, the push subscriptions and Calendar's and Drive's push channels (CALENDAR_PUSH_URL, DRIVE_PUSH_URL) use."
   value = {
     api             = module.api.uri
     gmail-push      = local.gmail_push_url
     calendar-push   = local.calendar_push_url
+    drive-push      = local.drive_push_url
     oauth-callback  = local.oauth_callback_url
     renew-watches   = local.renew_watches_url
     sync-worker     = local.sync_worker_url
@@ -30,6 +31,7 @@ output "service_account_emails" {
       api               = module.api.service_account_email
       gmail-push        = module.gmail_push.service_account_email
       calendar-push     = module.calendar_push.service_account_email
+      drive-push        = module.drive_push.service_account_email
       oauth-callback    = module.oauth_callback.service_account_email
       renew-watches     = module.renew_watches.service_account_email
       sync-worker       = module.sync_worker.service_account_email
@@ -80,6 +82,7 @@ output "function_source_objects" {
     api             = module.api.source_object
     gmail-push      = module.gmail_push.source_object
     calendar-push   = module.calendar_push.source_object
+    drive-push      = module.drive_push.source_object
     oauth-callback  = module.oauth_callback.source_object
     renew-watches   = module.renew_watches.source_object
     sync-worker     = module.sync_worker.source_object

@@ -6,13 +6,15 @@ locals {
   gmail_push_publisher = "serviceAccount:gmail-api-push@system.gserviceaccount.com"
 
   topic_publishers = {
-    # api and oauth-callback queue syncs; gmail-push on a Gmail notification; calendar-push on a
-    # Calendar channel's notification; renew-watches as a safety net; sync-worker its own continuations.
+    # api and oauth-callback queue syncs; gmail-push on a Gmail notification; calendar-push and
+    # drive-push on a Calendar or Drive channel's notification; renew-watches as a safety net;
+    # sync-worker its own continuations.
     "sync-requests" = [
       module.api.service_account_member,
       module.oauth_callback.service_account_member,
       module.gmail_push.service_account_member,
       module.calendar_push.service_account_member,
+      module.drive_push.service_account_member,
       module.renew_watches.service_account_member,
       module.sync_worker.service_account_member,
     ]

@@ -22,7 +22,7 @@ locals {
   # slow run ends with the function's own answer rather than Scheduler giving up on it.
   daily_jobs = {
     renew-gmail-watches = {
-      description     = "Renews Gmail watches and Calendar channels daily; each lapses 7 days after it was last renewed or opened."
+      description     = "Renews Gmail watches, Calendar channels and Drive channels daily; each lapses 7 days after it was last renewed or opened."
       schedule        = "17 3 * * *"
       uri             = local.renew_watches_url
       timeout_seconds = local.renew_watches_timeout_seconds

@@ -11,8 +11,8 @@ locals {
   # is bound on each secret, so a function can read exactly the secrets listed for it. Keys of
   # local.function_members: api (disconnect opens the token and revokes the grant), oauth-callback
   # (exchanges the code, seals the token), renew-watches, sync-worker and outbound-worker (open,
-  # refresh and reseal tokens). gmail-push and calendar-push read neither: they only check a notification
-  # against Firestore and queue syncs, never calling Google. Nor do daily-purge and purge-worker: they
+  # refresh and reseal tokens). gmail-push, calendar-push and drive-push read neither: they only check a
+  # notification against Firestore and queue syncs, never calling Google. Nor do daily-purge and purge-worker: they
   # hold no Google credentials and only touch Firestore, so the purge cannot read the token key.
   secret_readers = {
     "oauth-client-secret"  = ["api", "oauth-callback", "renew-watches", "sync-worker", "outbound-worker"]

@@ -114,8 +114,8 @@ variable "function_source_zips" {
 
   validation {
     # Keys are function directory names (functions/<name>/main.py), hence the underscores.
-    condition     = length(setsubtract(["api", "calendar_push", "daily_purge", "gmail_push", "oauth_callback", "outbound_worker", "purge_worker", "renew_watches", "sync_worker"], keys(var.function_source_zips))) == 0
-    error_message = "The function_source_zips map needs \"api\", \"calendar_push\", \"daily_purge\", \"gmail_push\", \"oauth_callback\", \"outbound_worker\", \"purge_worker\", \"renew_watches\" and \"sync_worker\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
+    condition     = length(setsubtract(["api", "calendar_push", "daily_purge", "drive_push", "gmail_push", "oauth_callback", "outbound_worker", "purge_worker", "renew_watches", "sync_worker"], keys(var.function_source_zips))) == 0
+    error_message = "The function_source_zips map needs \"api\", \"calendar_push\", \"daily_purge\", \"drive_push\", \"gmail_push\", \"oauth_callback\", \"outbound_worker\", \"purge_worker\", \"renew_watches\" and \"sync_worker\": run python scripts/package_functions.py --out build/functions --tfvars-out build/functions/sources.tfvars.json and pass -var-file=build/functions/sources.tfvars.json."
   }
 
   validation {
@@ -170,12 +170,14 @@ variable "scheduler_time_zone" {
   }
 }
 
+# memory defaults to 1Gi, not 512Mi: the api calls Google Drive synchronously, and one request may hold
+# a 25 MB upload body (and the copy it sends on to Drive) or a 10 MB Google Docs export in memory.
 variable "api" {
   description = "Scaling and sizing of the api function."
   type = object({
     min_instances   = optional(number, 0)
     max_instances   = optional(number, 10)
-    memory          = optional(string, "512Mi")
+    memory          = optional(string, "1Gi")
     cpu             = optional(string)
     concurrency     = optional(number, 1)
     timeout_seconds = optional(number, 60)
@@ -185,7 +187,7 @@ variable "api" {
 }
 
 variable "push_coalesce_seconds" {
-  description = "After a push (a Gmail notification, a Calendar channel's) or a safety net queues a sync of a mailbox or calendar, further ones wait this long (PUSH_COALESCE_SECONDS)."
+  description = "After a push (a Gmail notification, a Calendar or Drive channel's) or a safety net queues a sync of a mailbox, calendar or Drive, further ones wait this long (PUSH_COALESCE_SECONDS)."
   type        = number
   default     = 30
   nullable    = false

@@ -1,5 +1,6 @@
-"""Calendar push notifications (``calendar_push``): Google POSTs a channel's headers, no body, whenever
-a watched calendar's events change. A notification is a hint; the sync reads from its stored token.
+"""Google's channel notifications (Calendar's ``events.watch``, Drive's ``changes.watch``), one webhook
+per source (``calendar_push``, ``drive_push``): Google POSTs a channel's headers, no body, whenever what
+it watches changes. A notification is a hint; the sync reads from its stored cursor.
 
 Anyone can POST to the webhook, so a notification is believed only when its channel is one we opened,
 its token (random per channel, compared in constant time with the stored hash) matches and its resource
@@ -7,12 +8,12 @@ id is the one Google gave that channel. Then:
 - a message number no greater than the last one seen is a replay: acknowledged, nothing fetched;
 - the ``sync`` message Google sends when a channel opens is acknowledged without a fetch;
 - a channel past its expiry (Google has ended it) is acknowledged;
-- the rest become (at most) one sync request of that calendar: duplicates and bursts coalesce in the
-  requester.
-Unknown channels are acknowledged and fetch nothing. calendar_push holds no Google credentials: a
-channel is stopped at Google by the registry when it stops being wanted (a calendar deselected, the
-feature off, a disconnect) and by the daily round; one we never knew cannot be stopped by anyone but
-its owner, and ends at its expiry.
+- the rest become (at most) one sync request of what the channel watches: duplicates and bursts
+  coalesce in the requester.
+Unknown channels, and channels of another source than the webhook's, are acknowledged and fetch nothing.
+The webhooks hold no Google credentials: a channel is stopped at Google by the registry when it stops
+being wanted (a calendar deselected, the feature off, a disconnect) and by the daily round; one we never
+knew cannot be stopped by anyone but its owner, and ends at its expiry.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from shared.calendar.calendars import synced_calendars
 from shared.errors import BadInput, Forbidden
-from shared.plans import Feature
 from shared.sync.channels import Channel
 from shared.sync.engine import SyncedConnection
 from shared.sync.requester import SyncRequester
+from shared.sync.requests import Source
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ CHANNEL_TOKEN = "X-Goog-Channel-Token"  # noqa: S105 - a header's name
 RESOURCE_ID = "X-Goog-Resource-ID"
 RESOURCE_STATE = "X-Goog-Resource-State"
 MESSAGE_NUMBER = "X-Goog-Message-Number"
-_STATES = frozenset({"sync", "exists", "not_exists"})
+# Calendar: sync, exists, not_exists; Drive's changes: sync, change (its file watches: the rest).
+_STATES = frozenset({"sync", "exists", "not_exists", "change", "update", "add", "remove", "trash", "untrash"})
 
 
 class PushOutcome(enum.StrEnum):
@@ -57,7 +58,7 @@ class _Notification:
         self.resource_id = _header(headers, RESOURCE_ID, max_length=256)
         self.state = _header(headers, RESOURCE_STATE, max_length=16)
         if self.state not in _STATES:
-            raise _bad(RESOURCE_STATE, "one of sync, exists, not_exists")
+            raise _bad(RESOURCE_STATE, "one of " + ", ".join(sorted(_STATES)))
         number = _header(headers, MESSAGE_NUMBER, max_length=20)
         if not number.isdigit():
             raise _bad(MESSAGE_NUMBER, "a whole number")
@@ -79,16 +80,20 @@ def _header(headers: Mapping[str, str], name: str, *, max_length: int) -> str:
     return value
 
 
-class CalendarPushHandler:
+class ChannelWebhook:
     def __init__(
         self,
         *,
+        source: Source,
+        synced: Callable[[SyncedConnection, Channel], bool],
         find_channel: Callable[[str], tuple[str, Channel, datetime | None] | None],
         note_message: Callable[[str, Channel, int, datetime | None], bool],
         connection_of: Callable[[str, str], SyncedConnection | None],
         requester: Callable[[], SyncRequester],
         clock: Callable[[], datetime],
     ) -> None:
+        self._source = source
+        self._synced = synced  # whether what the channel watches is synced now for the connection
         self._find_channel = find_channel  # channel id -> (tenant, channel, its version), across tenants
         self._note_message = note_message  # False when the number is not past the last one seen
         self._connection_of = connection_of
@@ -99,14 +104,16 @@ class CalendarPushHandler:
         notification = _Notification(headers)
         outcome, tenant_id = self._handle(notification)
         logger.info(
-            "calendar push handled",
-            extra={"fields": {"tenant_id": tenant_id, "outcome": outcome.value}},
+            "channel notification handled",
+            extra={
+                "fields": {"tenant_id": tenant_id, "source": self._source.value, "outcome": outcome.value}
+            },
         )
         return outcome
 
     def _handle(self, notification: _Notification) -> tuple[PushOutcome, str | None]:
         found = self._find_channel(notification.channel_id)
-        if found is None:
+        if found is None or found[1].source is not self._source:
             return PushOutcome.UNKNOWN_CHANNEL, None
         tenant_id, channel, version = found
         if not channel.token_matches(notification.token):
@@ -120,12 +127,7 @@ class CalendarPushHandler:
         if notification.state == "sync":
             return PushOutcome.SYNC_ACKNOWLEDGED, tenant_id
         connection = self._connection_of(tenant_id, channel.connection_id)
-        if (
-            connection is None
-            or not connection.is_active
-            or not connection.enabled(Feature.CALENDAR)
-            or channel.partition not in synced_calendars(connection)
-        ):
+        if connection is None or not connection.is_active or not self._synced(connection, channel):
             return PushOutcome.NOT_SYNCED, tenant_id
         queued = self._requester().request(tenant_id, channel.key, reason="push")
         return (PushOutcome.QUEUED if queued else PushOutcome.COALESCED), tenant_id
